@@ -1,0 +1,23 @@
+"""MOSAIQ: a standardised multimodal benchmark for soundscape AI research.
+
+``mosaiq.load("ISD", "clips")`` returns a table of a built package as a DataFrame typed by its
+schema; ``mosaiq.load_all("clips")`` stacks the built datasets on their shared columns.
+Heavy libraries (pandas, torch) are imported only when a function that needs them is called.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("mosaiq")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = ["__version__", "load", "load_all"]
+
+
+def __getattr__(name: str):
+    if name in ("load", "load_all"):
+        from mosaiq import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'mosaiq' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from mosaiq.cli import main
+
+main()

@@ -1,0 +1,336 @@
+"""Raw source -> validated-shape package, the same way for every dataset.
+
+    adapter.read() -> quality rules -> ISO coordinates -> clip aggregation -> write package
+
+The adapter (``mosaiq.sources.<dataset>``) supplies the tidy tables, its scale and its table
+specs; everything else is here, once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+
+from mosaiq.errors import MosaiqError, RawInputAbsent
+from mosaiq.harmonise import add_iso_coordinates, aggregate_clips, straightlined
+from mosaiq.package import table_to_csv, write_files_atomically, yaml_bytes
+from mosaiq.paq import PAQ_IDS, Scale
+from mosaiq.schema import TableSpec, compose, field_names
+from mosaiq.settings import DATASETS, data_version, load_params, param, read_yaml
+from mosaiq.sources.base import EXCLUSION_COLUMNS, SourceTables, exclusions_frame
+
+ADAPTERS = {ds: f"mosaiq.sources.{ds.lower()}" for ds in DATASETS}
+
+BUILT = "built"
+NOT_BUILT_ABSENT = "not built: raw input absent"
+
+SHARED_REASONS = {
+    "incomplete_paq": "fewer PAQ items rated than build.quality.min_paq_items",
+    "straightlined": "the same rating, not the scale midpoint, for all eight PAQ items",
+    "straightlined_midpoint": "the scale midpoint for all eight PAQ items",
+}
+STRAIGHTLINING = ("exclude", "keep_midpoint", "keep")
+
+PACKAGE_TABLES = ("clips", "responses", "exclusions", "features")
+SHARED_TABLES = {
+    "exclusions": TableSpec(
+        name="exclusions",
+        title="Exclusions",
+        parts=[],
+        primary_key=[],
+        base="exclusions",
+        sort_by=["source_file", "source_row"],
+    ),
+    "features": TableSpec(
+        name="features",
+        title="Feature records",
+        parts=[],
+        primary_key=[],
+        base="feature_record",
+    ),
+}
+
+
+def adapter(dataset: str) -> ModuleType:
+    if dataset not in ADAPTERS:
+        raise MosaiqError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    try:
+        return importlib.import_module(ADAPTERS[dataset])
+    except ModuleNotFoundError as exc:
+        if exc.name == ADAPTERS[dataset]:
+            raise MosaiqError(f"dataset {dataset} has no adapter yet") from None
+        raise
+
+
+def package_dir(root: Path, dataset: str) -> Path:
+    return root / "datasets" / dataset
+
+
+def catalogue_facts(root: Path) -> dict[str, dict[str, Any]]:
+    data = read_yaml(root / "catalogue" / "sources.yaml")
+    return {row["dataset_id"]: row for row in data["datasets"]}
+
+
+@dataclass
+class BuildResult:
+    dataset: str
+    status: str
+    counts: dict[str, int] = field(default_factory=dict)
+    exclusions_by_reason: dict[str, int] = field(default_factory=dict)
+    written: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def apply_quality_rules(
+    src: SourceTables, scale: Scale, quality: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Move responses that fail the shared quality rules to the exclusions, with a reason.
+
+    Rules, in order (a response gets the first that applies): fewer than ``min_paq_items`` PAQ
+    items rated (``incomplete_paq``); all eight items the same non-midpoint value
+    (``straightlined``); all eight the scale midpoint (``straightlined_midpoint``). The
+    ``straightlining`` setting is ``exclude`` (both), ``keep_midpoint`` (soundscapy's rule) or
+    ``keep``.
+    """
+    min_items = int(quality.get("min_paq_items", len(PAQ_IDS)))
+    policy = quality.get("straightlining", "exclude")
+    if policy not in STRAIGHTLINING:
+        raise MosaiqError(
+            f"params.yaml build.quality.straightlining: {policy!r} is not one of {STRAIGHTLINING}"
+        )
+    if not 0 <= min_items <= len(PAQ_IDS):
+        raise MosaiqError("params.yaml build.quality.min_paq_items must be between 0 and 8")
+    r = src.responses
+    rated = r[list(PAQ_IDS)].notna().sum(axis=1)
+    constant, midpoint = straightlined(r, scale)
+    reasons = pd.Series(pd.NA, index=r.index, dtype="string")
+    details = pd.Series(pd.NA, index=r.index, dtype="string")
+    incomplete = rated < min_items
+    reasons[incomplete] = "incomplete_paq"
+    details[incomplete] = rated[incomplete].astype(str) + " of 8 PAQ items rated"
+    if policy != "keep":
+        hit = constant & reasons.isna()
+        reasons[hit] = "straightlined"
+        details[hit] = "all eight PAQ items rated " + r.loc[hit, PAQ_IDS[0]].map("{:g}".format)
+    if policy == "exclude":
+        hit = midpoint & reasons.isna()
+        reasons[hit] = "straightlined_midpoint"
+        details[hit] = f"all eight PAQ items rated {scale.midpoint:g} (scale midpoint)"
+    dropped = reasons.notna()
+    key_cols = [c for c in ("response_id",) if c in r.columns]
+    excluded = pd.DataFrame(
+        {
+            "source_file": src.source_file,
+            "source_row": r.loc[dropped, "source_row"],
+            "source_key": r.loc[dropped, key_cols[0]] if key_cols else pd.NA,
+            "reason_code": reasons[dropped],
+            "detail": details[dropped],
+        }
+    )
+    exclusions = pd.concat([src.exclusions, excluded], ignore_index=True)
+    return r[~dropped].reset_index(drop=True), exclusions_frame(exclusions)
+
+
+def build_dataset(root: Path, dataset: str) -> BuildResult:
+    """Build ``datasets/<dataset>`` from its raw source; the old files stay if anything fails."""
+    started = time.perf_counter()
+    params = load_params(root)
+    mod = adapter(dataset)
+    try:
+        src = mod.read(root, params)
+    except RawInputAbsent as exc:
+        result = _write(root, mod, params, None, status=NOT_BUILT_ABSENT, reason=str(exc))
+    else:
+        result = _write(root, mod, params, _harmonise(root, mod, src, params), status=BUILT)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@dataclass
+class _Built:
+    src: SourceTables
+    tables: dict[str, pd.DataFrame]
+    harmonisation: dict[str, Any]
+
+
+def _harmonise(root: Path, mod: ModuleType, src: SourceTables, params: dict[str, Any]) -> _Built:
+    scale: Scale | None = getattr(mod, "SCALE", None)
+    angle_table = param(params, "build.angle_table", "aletta2024")
+    quality = param(params, "build.quality", {}) or {}
+    responses, exclusions = src.responses, src.exclusions
+    clips = src.clips
+    harmonisation: dict[str, Any] = {}
+    if scale is not None:
+        responses, exclusions = apply_quality_rules(src, scale, quality)
+        responses = add_iso_coordinates(responses, scale, angle_table)
+        means = aggregate_clips(responses)
+        extra = getattr(mod, "clip_aggregates", None)
+        if extra is not None:
+            means = means.merge(extra(responses), on="clip_id", how="left")
+        # Clips whose every response was excluded carry no rating: they are not published.
+        clips = clips.merge(means, on="clip_id", how="inner")
+        harmonisation = {
+            "scale": {"minimum": scale.minimum, "maximum": scale.maximum},
+            "angle_table": angle_table,
+            "quality": {
+                "min_paq_items": int(quality.get("min_paq_items", len(PAQ_IDS))),
+                "straightlining": quality.get("straightlining", "exclude"),
+            },
+        }
+    else:
+        clips = mod.clip_aggregates(responses, clips)
+    orphans = ~responses["clip_id"].isin(clips["clip_id"])
+    if orphans.any():
+        raise MosaiqError(
+            f"{mod.DATASET_ID}: {int(orphans.sum())} responses refer to no clip "
+            f"(first: {responses.loc[orphans, 'clip_id'].iloc[0]})"
+        )
+    published = len(responses)
+    if published + len(exclusions) != src.raw_rows:
+        raise MosaiqError(
+            f"{mod.DATASET_ID}: {published} published + {len(exclusions)} excluded rows != "
+            f"{src.raw_rows} raw rows; every source row must be published or excluded"
+        )
+    facts = catalogue_facts(root)
+    clips = clips.assign(licence_spdx=facts[mod.DATASET_ID]["licence"])
+    exclusions = exclusions.assign(dataset_id=mod.DATASET_ID)
+    return _Built(
+        src=src,
+        tables={"clips": clips, "responses": responses, "exclusions": exclusions},
+        harmonisation=harmonisation,
+    )
+
+
+def table_specs(mod: ModuleType) -> dict[str, TableSpec]:
+    return {**mod.TABLES, **SHARED_TABLES}
+
+
+def schema_values(mod: ModuleType, params: dict[str, Any]) -> dict[str, Any]:
+    scale: Scale | None = getattr(mod, "SCALE", None)
+    values: dict[str, Any] = {
+        "dataset_id": mod.DATASET_ID,
+        "angle_table": param(params, "build.angle_table", "aletta2024"),
+        "reason_codes": sorted({*SHARED_REASONS, *mod.REASONS}),
+    }
+    if scale is not None:
+        values.update(
+            {"scale": str(scale), "scale.minimum": scale.minimum, "scale.maximum": scale.maximum}
+        )
+    return values
+
+
+def schemas_for(root: Path, mod: ModuleType, params: dict[str, Any]) -> dict[str, dict]:
+    values = schema_values(mod, params)
+    return {name: compose(root, spec, values) for name, spec in table_specs(mod).items()}
+
+
+def _write(
+    root: Path,
+    mod: ModuleType,
+    params: dict[str, Any],
+    built: _Built | None,
+    *,
+    status: str,
+    reason: str = "",
+) -> BuildResult:
+    ds = mod.DATASET_ID
+    pkg = package_dir(root, ds)
+    specs = table_specs(mod)
+    schemas = schemas_for(root, mod, params)
+    tables = built.tables if built else {}
+    files: dict[Path, bytes] = {}
+    counts: dict[str, int] = {}
+    for name in PACKAGE_TABLES:
+        schema = schemas[name]
+        df = tables.get(name)
+        if df is None:
+            df = pd.DataFrame({c: pd.Series(dtype="object") for c in field_names(schema)})
+        files[pkg / "data" / f"{name}.csv"] = table_to_csv(
+            df, schema, sort_by=specs[name].sort_by, table=f"{ds}/{name}"
+        )
+        files[pkg / "schemas" / f"{name}.schema.yaml"] = yaml_bytes(schema)
+        counts[name] = len(df)
+    descriptor = _descriptor(root, mod, params, built, status, reason, counts)
+    files[pkg / "datapackage.yaml"] = yaml_bytes(descriptor)
+    written = write_files_atomically(files)
+    by_reason: dict[str, int] = {}
+    if built is not None:
+        by_reason = built.tables["exclusions"]["reason_code"].value_counts().sort_index().to_dict()
+    return BuildResult(ds, status, counts, by_reason, written)
+
+
+def _descriptor(
+    root: Path,
+    mod: ModuleType,
+    params: dict[str, Any],
+    built: _Built | None,
+    status: str,
+    reason: str,
+    counts: dict[str, int],
+) -> dict[str, Any]:
+    ds = mod.DATASET_ID
+    facts = catalogue_facts(root)[ds]
+    licence = facts["licence"]
+    if licence == "to confirm":
+        licenses = [{"title": f"to confirm: {facts['licence_note']}", "path": facts["url"]}]
+    else:
+        licenses = [{"name": licence, "path": f"https://spdx.org/licenses/{licence}.html"}]
+    mosaiq: dict[str, Any] = {"dataset_id": ds, "build_status": status}
+    if reason:
+        mosaiq["build_note"] = reason
+    if built is not None:
+        mosaiq["raw_inputs"] = [i.describe() for i in built.src.inputs]
+        mosaiq["raw_rows"] = built.src.raw_rows
+        mosaiq["counts"] = counts
+        if built.harmonisation:
+            mosaiq["harmonisation"] = built.harmonisation
+        mosaiq["reasons"] = dict(sorted({**SHARED_REASONS, **mod.REASONS}.items()))
+    resources = []
+    for name in PACKAGE_TABLES:
+        resources.append(
+            {
+                "name": name,
+                "path": f"data/{name}.csv",
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "schema": f"schemas/{name}.schema.yaml",
+            }
+        )
+    return {
+        "profile": "tabular-data-package",
+        "name": f"mosaiq-{ds.lower()}",
+        "title": f"MOSAIQ: {facts['title']}",
+        "version": data_version(params),
+        "description": " ".join(facts["summary"].split()),
+        "licenses": licenses,
+        "sources": [
+            {"title": facts["citation"].strip(), "path": f"https://doi.org/{facts['doi']}"}
+        ],
+        "mosaiq": mosaiq,
+        "resources": resources,
+    }
+
+
+def read_descriptor(root: Path, dataset: str) -> dict[str, Any] | None:
+    path = package_dir(root, dataset) / "datapackage.yaml"
+    return read_yaml(path) if path.is_file() else None
+
+
+__all__ = [
+    "BUILT",
+    "EXCLUSION_COLUMNS",
+    "NOT_BUILT_ABSENT",
+    "BuildResult",
+    "adapter",
+    "build_dataset",
+    "package_dir",
+    "read_descriptor",
+]

@@ -1,0 +1,180 @@
+"""The ``mosaiq`` command line: thin commands that call the modules.
+
+Nothing heavy is imported at module level, so ``mosaiq --help`` and ``mosaiq --version`` start
+without pandas, numpy or torch; each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mosaiq.errors import MosaiqError
+
+app = typer.Typer(
+    name="mosaiq",
+    help="MOSAIQ: build, validate and inspect the soundscape benchmark packages.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+Root = Annotated[
+    Path | None,
+    typer.Option("--root", help="Repository root (default: found from the working directory)."),
+]
+
+
+def _root(root: Path | None) -> Path:
+    from mosaiq.settings import find_root
+
+    return find_root(root)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from mosaiq import __version__
+
+        typer.echo(f"mosaiq {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """MOSAIQ: build, validate and inspect the soundscape benchmark packages."""
+
+
+@app.command()
+def build(
+    dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
+    root: Root = None,
+) -> None:
+    """Build datasets/DATASET from its raw source (atomic: a failure keeps the old files)."""
+    from mosaiq.build import build_dataset
+
+    result = build_dataset(_root(root), dataset)
+    if result.status != "built":
+        typer.echo(f"{dataset}: {result.status} (warning)", err=True)
+    c = result.counts
+    typer.echo(
+        f"{dataset}: {result.status}: {c.get('clips', 0):,} clips, "
+        f"{c.get('responses', 0):,} responses, {c.get('exclusions', 0):,} exclusions "
+        f"in {result.seconds:.2f} s"
+    )
+    for code, n in result.exclusions_by_reason.items():
+        typer.echo(f"  excluded {code}: {n:,}")
+    typer.echo(f"  files rewritten: {len(result.written)}")
+
+
+@app.command(name="catalogue")
+def catalogue_cmd(root: Root = None) -> None:
+    """Build the catalogue: facts of every source with counts measured from the packages."""
+    from mosaiq.catalogue import build_catalogue
+
+    path = build_catalogue(_root(root))
+    typer.echo(f"catalogue written: {path}")
+
+
+app.command(name="build-catalogue", hidden=True)(catalogue_cmd)
+
+
+@app.command()
+def validate(
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Where to write the JSON report (default: reports/validation.json)."
+        ),
+    ] = None,
+    dataset: Annotated[
+        list[str] | None, typer.Option("--dataset", "-d", help="Only these datasets.")
+    ] = None,
+    root: Root = None,
+) -> None:
+    """Validate every package (Frictionless + semantic checks); non-zero exit on any error."""
+    from mosaiq.validate import validate_all, write_report
+
+    base = _root(root)
+    started = time.perf_counter()
+    result = validate_all(base, dataset)
+    elapsed = time.perf_counter() - started
+    path = write_report(base, result, report)
+    for pkg in result.packages:
+        n_err, n_warn = len(pkg.errors), len(pkg.warnings)
+        rows = ", ".join(f"{k} {v:,}" for k, v in pkg.rows.items())
+        typer.echo(
+            f"{pkg.name:10} {pkg.status:10} {n_err} errors, {n_warn} warnings"
+            + (f"  ({rows})" if rows else "")
+        )
+        for issue in pkg.errors[:10]:
+            typer.echo(f"  error: {issue}")
+        if n_err > 10:
+            typer.echo(f"  ... {n_err - 10} more errors in {path}")
+        for issue in pkg.warnings[:5]:
+            typer.echo(f"  warning: {issue}")
+    verdict = "passed" if result.valid else "FAILED"
+    typer.echo(f"validation {verdict} in {elapsed:.2f} s; report: {path}")
+    if not result.valid:
+        raise typer.Exit(1)
+
+
+@app.command()
+def info(root: Root = None) -> None:
+    """What is built here: status and counts per dataset, and the last validation."""
+    import json
+
+    from mosaiq.build import read_descriptor
+    from mosaiq.settings import DATASETS
+    from mosaiq.validate import REPORT_PATH
+
+    base = _root(root)
+    report_path = base / REPORT_PATH
+    report = json.loads(report_path.read_text()) if report_path.is_file() else None
+    for ds in DATASETS:
+        descriptor = read_descriptor(base, ds)
+        if descriptor is None:
+            typer.echo(f"{ds:6} not built: no package")
+            continue
+        meta = descriptor.get("mosaiq", {})
+        status = meta.get("build_status", "unknown")
+        counts = meta.get("counts", {})
+        line = f"{ds:6} {status}"
+        if counts:
+            line += (
+                f": {counts.get('clips', 0):,} clips, {counts.get('responses', 0):,} "
+                f"responses, {counts.get('exclusions', 0):,} exclusions, "
+                f"{counts.get('features', 0):,} features"
+            )
+        if status != "built":
+            line += " (warning)"
+        typer.echo(line)
+        for raw in meta.get("raw_inputs", []):
+            typer.echo(
+                f"       raw: {raw['file']} sha256 {raw['sha256'][:12]}... ({raw['rows']:,} rows)"
+            )
+    if report is None:
+        typer.echo("validation: no report yet (run `mosaiq validate`)")
+    else:
+        typer.echo(f"validation: {'passed' if report['valid'] else 'FAILED'} ({report_path})")
+
+
+def main() -> None:
+    try:
+        app()
+    except MosaiqError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Dataset-agnostic harmonisation: ISO coordinates per response, clip aggregation, scale maps.
+
+Every rule here applies to every dataset. A dataset that differs says so by data (its scale, its
+languages) passed in by its adapter, never by a copy of this code.
+
+Rounding: derived quantities (coordinates, means) are rounded to :data:`DERIVED_DECIMALS` decimal
+places, so that the published CSVs do not depend on the summation order of a particular numpy
+build. Source values are never rounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mosaiq.paq import (
+    EQUAL,
+    EQUAL_ANGLES,
+    PAQ_IDS,
+    PAQ_MEAN_IDS,
+    Scale,
+    angles_for_languages,
+    iso_coordinates,
+)
+
+DERIVED_DECIMALS = 10
+"""Decimal places of every derived number (ISO coordinates, means); far below rating precision."""
+
+ISO_COLUMNS = ("ISOPleasant", "ISOEventful")
+ISO_LANG_COLUMNS = ("ISOPleasant_lang", "ISOEventful_lang")
+CLIP_ISO_COLUMNS = tuple(f"mean_{c}" for c in ISO_COLUMNS + ISO_LANG_COLUMNS)
+
+
+def round_derived(values: np.ndarray | pd.Series) -> np.ndarray | pd.Series:
+    return np.round(values, DERIVED_DECIMALS)
+
+
+@dataclass(frozen=True)
+class Harmonisation:
+    """What a build needs to know to harmonise a dataset's ratings."""
+
+    scale: Scale
+    angle_table: str
+
+
+def add_iso_coordinates(
+    responses: pd.DataFrame, scale: Scale, angle_table: str, *, language: str = "language"
+) -> pd.DataFrame:
+    """Add equal-angle and language-angle ISO coordinates and the angle set used, per response.
+
+    Columns added: ISOPleasant, ISOEventful (equal angles), ISOPleasant_lang, ISOEventful_lang
+    (the row's language angles from ``angle_table``; equal angles where the language has none),
+    ``angle_set`` (the language code whose angles were used, or ``"equal"``) and ``paq_complete``.
+    Rows missing any PAQ item get empty coordinates.
+    """
+    out = responses.copy()
+    paq = out[list(PAQ_IDS)].to_numpy(dtype=float)
+    pleasant, eventful = iso_coordinates(paq, scale, EQUAL_ANGLES)
+    langs = out[language].astype("string").fillna("").tolist()
+    angles, angle_sets = angles_for_languages(langs, angle_table)
+    pleasant_l, eventful_l = iso_coordinates(paq, scale, angles)
+    out["ISOPleasant"] = round_derived(pleasant)
+    out["ISOEventful"] = round_derived(eventful)
+    out["ISOPleasant_lang"] = round_derived(pleasant_l)
+    out["ISOEventful_lang"] = round_derived(eventful_l)
+    out["angle_set"] = angle_sets
+    out["paq_complete"] = ~np.isnan(paq).any(axis=1)
+    return out
+
+
+def aggregate_clips(responses: pd.DataFrame, by: str | list[str] = "clip_id") -> pd.DataFrame:
+    """Clip-level PAQ means and ISO means from harmonised responses: one rule for every dataset.
+
+    - ``mean_PAQk_*``: mean of the non-missing ratings of item k (empty if none);
+    - ``mean_ISOPleasant`` etc.: mean of the coordinates of the clip's *complete* responses;
+    - ``n_responses``: responses published for the clip; ``n_complete``: those with all 8 items.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    grouped = responses.groupby(keys, sort=True, dropna=False)
+    paq_means = grouped[list(PAQ_IDS)].mean()
+    paq_means.columns = list(PAQ_MEAN_IDS)
+    iso_cols = list(ISO_COLUMNS + ISO_LANG_COLUMNS)
+    # NaN coordinates belong to incomplete responses; mean() skips them, so each clip's ISO mean
+    # is the mean over its complete responses only.
+    iso_means = grouped[iso_cols].mean()
+    iso_means.columns = list(CLIP_ISO_COLUMNS)
+    counts = pd.DataFrame(
+        {
+            "n_responses": grouped.size(),
+            "n_complete": grouped["paq_complete"].sum().astype("int64"),
+        }
+    )
+    out = pd.concat([counts, round_derived(paq_means), round_derived(iso_means)], axis=1)
+    return out.reset_index()
+
+
+def linear_map(values: pd.Series | np.ndarray, source: Scale, target: Scale) -> np.ndarray:
+    """The linear map that sends ``source``'s bounds onto ``target``'s (e.g. 0-100 -> 1-5)."""
+    x = np.asarray(values, dtype=float)
+    y = target.minimum + (x - source.minimum) * target.range / source.range
+    return round_derived(y)
+
+
+AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
+    (0, 17, "<18"),
+    (18, 24, "18-24"),
+    (25, 34, "25-34"),
+    (35, 44, "35-44"),
+    (45, 54, "45-54"),
+    (55, 64, "55-64"),
+    (65, None, "65+"),
+)
+"""Age bands published instead of ages (ages are quasi-identifiers)."""
+
+AGE_BAND_LABELS = tuple(label for _, _, label in AGE_BANDS)
+
+
+def age_band(ages: pd.Series) -> pd.Series:
+    """Map numeric ages to :data:`AGE_BANDS` labels; missing or non-numeric ages stay empty."""
+    a = pd.to_numeric(ages, errors="coerce")
+    out = pd.Series(pd.NA, index=ages.index, dtype="string")
+    for low, high, label in AGE_BANDS:
+        mask = a >= low if high is None else (a >= low) & (a <= high)
+        out[mask] = label
+    return out
+
+
+def straightlined(paq: pd.DataFrame, scale: Scale) -> tuple[pd.Series, pd.Series]:
+    """Responses that gave the same rating to all eight items (contradictory for opposite items).
+
+    Returns two boolean masks: straight-lined on a non-midpoint value, and on the midpoint.
+    """
+    values = paq[list(PAQ_IDS)]
+    complete = values.notna().all(axis=1)
+    constant = complete & values.nunique(axis=1).eq(1)
+    first = values.iloc[:, 0]
+    at_midpoint = constant & first.eq(scale.midpoint)
+    return constant & ~at_midpoint, at_midpoint
+
+
+__all__ = [
+    "AGE_BANDS",
+    "AGE_BAND_LABELS",
+    "CLIP_ISO_COLUMNS",
+    "DERIVED_DECIMALS",
+    "EQUAL",
+    "ISO_COLUMNS",
+    "ISO_LANG_COLUMNS",
+    "Harmonisation",
+    "add_iso_coordinates",
+    "age_band",
+    "aggregate_clips",
+    "linear_map",
+    "round_derived",
+    "straightlined",
+]

@@ -1,0 +1,119 @@
+"""Deterministic, atomic writing and schema-typed reading of package files.
+
+Writing rules (the same for every table of every dataset):
+
+- columns in schema order, and exactly the schema's columns;
+- rows sorted by the table's sort keys (its primary key unless told otherwise);
+- numbers as the shortest text that reads back to the same double (Python's ``repr``), integers
+  without a decimal point, booleans ``true``/``false``, missing values empty; UTF-8, ``\\n`` line
+  ends;
+- every file of a build is first written beside its target under a temporary name and only then
+  renamed into place, so a build that fails leaves the previous files untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mosaiq.errors import MosaiqError
+from mosaiq.schema import field_names, pandas_dtypes
+
+
+def table_to_csv(
+    df: pd.DataFrame,
+    schema: Mapping[str, Any],
+    *,
+    sort_by: Sequence[str] | None = None,
+    table: str = "table",
+) -> bytes:
+    """Render ``df`` as CSV bytes in the schema's column order and types, rows sorted."""
+    names = field_names(schema)
+    missing = [n for n in names if n not in df.columns]
+    extra = [c for c in df.columns if c not in names]
+    if missing or extra:
+        raise MosaiqError(
+            f"{table}: columns do not match the schema (missing: {missing or 'none'}; "
+            f"not in schema: {extra or 'none'})"
+        )
+    out = pd.DataFrame(
+        {
+            name: _cast(df[name], dtype, table, name)
+            for name, dtype in pandas_dtypes(schema).items()
+        },
+        index=df.index,
+    )
+    keys = list(sort_by or schema.get("primaryKey") or names[:1])
+    out = out.sort_values(keys, kind="mergesort", na_position="first").reset_index(drop=True)
+    buf = io.StringIO()
+    out.to_csv(buf, index=False, lineterminator="\n", na_rep="")
+    return buf.getvalue().encode("utf-8")
+
+
+def _cast(col: pd.Series, dtype: str, table: str, name: str) -> pd.Series:
+    if dtype == "Int64":
+        values = pd.to_numeric(col, errors="raise") if col.dtype == object else col
+        arr = np.asarray(values, dtype=float)
+        bad = ~np.isnan(arr) & (arr != np.round(arr))
+        if bad.any():
+            raise MosaiqError(f"{table}.{name}: non-integer values in an integer field")
+        return pd.array(values, dtype="Int64")
+    if dtype == "float64":
+        return pd.to_numeric(col, errors="raise").astype("float64")
+    if dtype == "boolean":
+        b = col.astype("boolean")
+        return b.map({True: "true", False: "false"}).astype("string")
+    return col.astype("string")
+
+
+def yaml_bytes(data: Any) -> bytes:
+    import yaml
+
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return text.encode("utf-8")
+
+
+def write_files_atomically(files: Mapping[Path, bytes]) -> list[Path]:
+    """Write every file under a temporary name, then rename them all into place.
+
+    Nothing is renamed unless every file was written; a failure removes the temporaries and
+    leaves the existing files as they were. Files whose bytes are unchanged are not rewritten
+    (their modification times stay, which keeps DVC and make-like tools quiet).
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_file() and path.read_bytes() == data:
+                continue
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            with tmp.open("wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            staged.append((tmp, path))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, path in staged:
+        os.replace(tmp, path)
+    return [path for _, path in staged]
+
+
+def read_table(path: Path, schema: Mapping[str, Any]) -> pd.DataFrame:
+    """Read a package CSV with the pandas dtypes its schema declares."""
+    dtypes = pandas_dtypes(schema)
+    read_as = {n: ("string" if t == "boolean" else t) for n, t in dtypes.items()}
+    df = pd.read_csv(path, dtype=read_as, keep_default_na=False, na_values=[""])
+    for name, dtype in dtypes.items():
+        if dtype == "boolean" and name in df.columns:
+            df[name] = df[name].map({"true": True, "false": False}, na_action="ignore")
+            df[name] = df[name].astype("boolean")
+    return df

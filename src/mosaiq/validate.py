@@ -1,0 +1,420 @@
+"""Validation of every package: Frictionless, plus the checks Table Schema cannot express.
+
+Frictionless checks types, ranges, enums, patterns, primary keys and foreign keys. The project's
+own checks add:
+
+- ``iso-mismatch``: published ISO coordinates (equal and language angles) and ``angle_set``
+  agree with a recomputation from the published PAQ ratings;
+- ``clip-mismatch``: clip means and counts agree with an aggregation of the published responses;
+- ``row-accounting``: published + excluded rows = raw rows, and the descriptor's counts are right;
+- ``catalogue-mismatch``: the catalogue's measured counts agree with the packages;
+- ``personal-data``: no column of a published table is a personal-data column.
+
+Every issue names the file, the row (as a spreadsheet shows it: header = row 1) and the field.
+The report is deterministic JSON (no timings), so a rerun on the same files gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mosaiq.build import BUILT, package_dir
+from mosaiq.harmonise import CLIP_ISO_COLUMNS, ISO_COLUMNS, ISO_LANG_COLUMNS, aggregate_clips
+from mosaiq.package import read_table
+from mosaiq.paq import PAQ_IDS, PAQ_MEAN_IDS, Scale, angles_for_languages, iso_coordinates
+from mosaiq.settings import DATASETS, load_params, param, read_yaml
+
+REPORT_PATH = Path("reports") / "validation.json"
+
+# Columns that identify or profile a person beyond what the benchmark needs.
+PERSONAL_DATA = re.compile(
+    r"^(misc\d+|misc\d+_other|.*_other|who\d+|who_sum|edu\d*|education|eth\d*|ethnicity"
+    r"|occ\d*|occupation|age\d+|age|birth.*|start_time|end_time|.*timestamp.*|gps.*"
+    r"|latitude|longitude|first_name|last_name|full_name|participant_name|email|e_mail|phone"
+    r"|ip_address|address|postcode|zip)$",
+    re.IGNORECASE,
+)
+# Location coordinates are allowed where they describe a place (one point per location), not a
+# person: in the clips table only.
+PERSONAL_DATA_ALLOWED = {"clips": {"latitude", "longitude"}}
+
+
+@dataclass
+class Issue:
+    severity: str  # "error" or "warning"
+    code: str
+    file: str
+    message: str
+    row: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.field:
+            where += f", field {self.field!r}"
+        return f"{where}: [{self.code}] {self.message}"
+
+
+@dataclass
+class PackageReport:
+    name: str
+    status: str  # valid | invalid | not built
+    issues: list[Issue]
+    rows: dict[str, int]
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "warning"]
+
+
+@dataclass
+class Report:
+    packages: list[PackageReport]
+
+    @property
+    def valid(self) -> bool:
+        return not any(p.errors for p in self.packages)
+
+    def to_json(self) -> str:
+        data = {
+            "valid": self.valid,
+            "checks": [
+                "frictionless",
+                "iso-mismatch",
+                "clip-mismatch",
+                "row-accounting",
+                "catalogue-mismatch",
+                "personal-data",
+            ],
+            "packages": {
+                p.name: {
+                    "status": p.status,
+                    "rows": p.rows,
+                    "errors": [asdict(i) for i in p.errors],
+                    "warnings": [asdict(i) for i in p.warnings],
+                }
+                for p in self.packages
+            },
+        }
+        return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+def validate_all(root: Path, datasets: Iterable[str] | None = None) -> Report:
+    params = load_params(root)
+    tolerance = float(param(params, "validate.tolerance", 1e-9))
+    names = list(datasets) if datasets else list(DATASETS)
+    reports = [validate_dataset(root, ds, tolerance) for ds in names]
+    reports.append(validate_catalogue(root, {r.name: r for r in reports}))
+    return Report(reports)
+
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def frictionless_issues(root: Path, descriptor_path: Path) -> tuple[list[Issue], dict[str, int]]:
+    """Frictionless validation of a package, as issues naming file, row and field."""
+    from frictionless import validate
+
+    base = descriptor_path.parent
+    issues: list[Issue] = []
+    rows: dict[str, int] = {}
+    descriptor = read_yaml(descriptor_path)
+    missing = set()
+    for res in descriptor.get("resources", []):
+        for key in ("path", "schema"):
+            target = base / res[key] if isinstance(res.get(key), str) else None
+            if target is not None and not target.is_file():
+                missing.add(res["name"])
+                issues.append(
+                    Issue(
+                        "error",
+                        "missing-file",
+                        _rel(root, target),
+                        f"{key} of resource {res['name']!r} does not exist",
+                    )
+                )
+    if missing:
+        return issues, rows
+    report = validate(str(descriptor_path))
+    for err in report.errors:
+        issues.append(Issue("error", err.type, _rel(root, descriptor_path), err.message))
+    for task in report.tasks:
+        place = _rel(root, base / task.place) if task.place else _rel(root, descriptor_path)
+        rows[task.name] = int(task.stats.get("rows") or 0)
+        for err in task.errors:
+            issues.append(
+                Issue(
+                    "error",
+                    err.type,
+                    place,
+                    err.message,
+                    row=getattr(err, "row_number", None),
+                    field=getattr(err, "field_name", None),
+                )
+            )
+    return issues, rows
+
+
+def validate_dataset(root: Path, dataset: str, tolerance: float = 1e-9) -> PackageReport:
+    pkg = package_dir(root, dataset)
+    descriptor_path = pkg / "datapackage.yaml"
+    if not descriptor_path.is_file():
+        issue = Issue(
+            "warning", "not-built", _rel(root, descriptor_path), f"{dataset} has no package yet"
+        )
+        return PackageReport(dataset, "not built", [issue], {})
+    descriptor = read_yaml(descriptor_path)
+    meta = descriptor.get("mosaiq", {})
+    status = meta.get("build_status", "unknown")
+    issues, rows = frictionless_issues(root, descriptor_path)
+    if status != BUILT:
+        issues.append(Issue("warning", "not-built", _rel(root, descriptor_path), status))
+        return PackageReport(
+            dataset, "not built" if not _errors(issues) else "invalid", issues, rows
+        )
+    if not any(i.code == "missing-file" for i in issues):
+        issues.extend(_semantic_issues(root, pkg, descriptor, tolerance))
+    return PackageReport(dataset, "invalid" if _errors(issues) else "valid", issues, rows)
+
+
+def _errors(issues: list[Issue]) -> bool:
+    return any(i.severity == "error" for i in issues)
+
+
+def load_package_tables(
+    pkg: Path, descriptor: dict[str, Any]
+) -> tuple[dict[str, pd.DataFrame], bool]:
+    """The package's tables typed by their schemas; ``False`` if any cell does not parse (then
+    the tables are text, and Frictionless has already reported where)."""
+    tables, typed = {}, True
+    for res in descriptor["resources"]:
+        schema = read_yaml(pkg / res["schema"])
+        try:
+            tables[res["name"]] = read_table(pkg / res["path"], schema)
+        except (ValueError, TypeError):
+            typed = False
+            tables[res["name"]] = pd.read_csv(pkg / res["path"], dtype=str)
+    return tables, typed
+
+
+def _semantic_issues(
+    root: Path, pkg: Path, descriptor: dict[str, Any], tolerance: float
+) -> list[Issue]:
+    meta = descriptor["mosaiq"]
+    tables, typed = load_package_tables(pkg, descriptor)
+    files = {res["name"]: _rel(root, pkg / res["path"]) for res in descriptor["resources"]}
+    issues: list[Issue] = []
+    for name, df in tables.items():
+        allowed = PERSONAL_DATA_ALLOWED.get(name, set())
+        for col in df.columns:
+            if col not in allowed and PERSONAL_DATA.match(col):
+                issues.append(
+                    Issue(
+                        "error",
+                        "personal-data",
+                        files[name],
+                        "personal-data column in a published table",
+                        field=col,
+                    )
+                )
+    counts = {name: len(df) for name, df in tables.items()}
+    for name, expected in meta.get("counts", {}).items():
+        if counts.get(name) != expected:
+            issues.append(
+                Issue(
+                    "error",
+                    "row-accounting",
+                    _rel(root, pkg / "datapackage.yaml"),
+                    f"descriptor says {expected} rows in {name}, the file has {counts.get(name)}",
+                    field=f"mosaiq.counts.{name}",
+                )
+            )
+    raw_rows = meta.get("raw_rows")
+    published = counts.get("responses", 0) + counts.get("exclusions", 0)
+    if raw_rows is not None and published != raw_rows:
+        issues.append(
+            Issue(
+                "error",
+                "row-accounting",
+                files["exclusions"],
+                f"{counts.get('responses', 0)} published + "
+                f"{counts.get('exclusions', 0)} excluded = {published} rows, "
+                f"but the raw source has {raw_rows}",
+            )
+        )
+    harmonisation = meta.get("harmonisation")
+    responses, clips = tables.get("responses"), tables.get("clips")
+    if typed and harmonisation and responses is not None and clips is not None:
+        scale = Scale(**harmonisation["scale"])
+        issues.extend(
+            _iso_issues(
+                responses, scale, harmonisation["angle_table"], files["responses"], tolerance
+            )
+        )
+        issues.extend(_clip_issues(responses, clips, files["clips"], tolerance))
+    return issues
+
+
+def _mismatch_rows(published: pd.Series, expected: np.ndarray, tolerance: float) -> np.ndarray:
+    pub = published.to_numpy(dtype=float, na_value=np.nan)
+    both_nan = np.isnan(pub) & np.isnan(expected)
+    close = np.isclose(pub, expected, rtol=0, atol=tolerance)
+    return np.flatnonzero(~(both_nan | close))
+
+
+def _iso_issues(
+    responses: pd.DataFrame, scale: Scale, angle_table: str, file: str, tolerance: float
+) -> list[Issue]:
+    paq = responses[list(PAQ_IDS)].to_numpy(dtype=float, na_value=np.nan)
+    expected = dict(zip(ISO_COLUMNS, iso_coordinates(paq, scale), strict=True))
+    langs = responses["language"].astype("string").fillna("").tolist()
+    angles, angle_sets = angles_for_languages(langs, angle_table)
+    expected.update(zip(ISO_LANG_COLUMNS, iso_coordinates(paq, scale, angles), strict=True))
+    issues = []
+    for col, values in expected.items():
+        for pos in _mismatch_rows(responses[col], values, tolerance)[:20]:
+            issues.append(
+                Issue(
+                    "error",
+                    "iso-mismatch",
+                    file,
+                    f"{col} is {_fmt(responses[col].iloc[pos])}, the PAQ ratings give "
+                    f"{_fmt(values[pos])} ({scale} scale, "
+                    f"{'equal' if col in ISO_COLUMNS else angle_table} angles)",
+                    row=int(pos) + 2,
+                    field=col,
+                )
+            )
+    wrong_set = np.flatnonzero(
+        responses["angle_set"].astype("string").to_numpy() != np.array(angle_sets, dtype=object)
+    )
+    for pos in wrong_set[:20]:
+        issues.append(
+            Issue(
+                "error",
+                "iso-mismatch",
+                file,
+                f"angle_set is {responses['angle_set'].iloc[pos]!r}, the language "
+                f"{langs[pos]!r} gives {angle_sets[pos]!r}",
+                row=int(pos) + 2,
+                field="angle_set",
+            )
+        )
+    return issues
+
+
+def _clip_issues(
+    responses: pd.DataFrame, clips: pd.DataFrame, file: str, tolerance: float
+) -> list[Issue]:
+    tidy = responses.copy()
+    tidy["paq_complete"] = tidy[list(PAQ_IDS)].notna().all(axis=1)
+    expected = aggregate_clips(tidy).set_index("clip_id")
+    issues = []
+    position = pd.Series(np.arange(len(clips)), index=clips["clip_id"].astype(str))
+    missing = ~clips["clip_id"].isin(expected.index)
+    for pos in np.flatnonzero(missing.to_numpy())[:20]:
+        issues.append(
+            Issue(
+                "error",
+                "clip-mismatch",
+                file,
+                "clip has no published response",
+                row=int(pos) + 2,
+                field="n_responses",
+            )
+        )
+    aligned = expected.reindex(clips["clip_id"].astype(str))
+    for col in ("n_responses", "n_complete", *PAQ_MEAN_IDS, *CLIP_ISO_COLUMNS):
+        if col not in clips.columns:
+            continue
+        values = aligned[col].to_numpy(dtype=float, na_value=np.nan)
+        for pos in _mismatch_rows(clips[col], values, tolerance)[:20]:
+            if missing.iloc[pos]:
+                continue
+            issues.append(
+                Issue(
+                    "error",
+                    "clip-mismatch",
+                    file,
+                    f"{col} is {_fmt(clips[col].iloc[pos])}, the published responses give "
+                    f"{_fmt(values[pos])}",
+                    row=int(position.iloc[pos]) + 2,
+                    field=col,
+                )
+            )
+    return issues
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "empty"
+    return f"{value:.10g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def validate_catalogue(root: Path, packages: dict[str, PackageReport]) -> PackageReport:
+    from mosaiq.catalogue import measured_counts
+
+    descriptor_path = root / "catalogue" / "datapackage.yaml"
+    name = "catalogue"
+    if not descriptor_path.is_file():
+        return PackageReport(
+            name,
+            "invalid",
+            [Issue("error", "missing-file", _rel(root, descriptor_path), "catalogue not built")],
+            {},
+        )
+    issues, rows = frictionless_issues(root, descriptor_path)
+    if any(i.code == "missing-file" for i in issues):
+        return PackageReport(name, "invalid", issues, rows)
+    descriptor = read_yaml(descriptor_path)
+    res = descriptor["resources"][0]
+    table = read_table(
+        root / "catalogue" / res["path"], read_yaml(root / "catalogue" / res["schema"])
+    )
+    file = _rel(root, root / "catalogue" / res["path"])
+    for pos, row in table.iterrows():
+        ds = row["dataset_id"]
+        measured = measured_counts(root, ds)
+        for col, value in measured.items():
+            published = row.get(col)
+            same = (pd.isna(published) and value is None) or (
+                value is not None and not pd.isna(published) and str(published) == str(value)
+            )
+            if not same:
+                issues.append(
+                    Issue(
+                        "error",
+                        "catalogue-mismatch",
+                        file,
+                        f"{ds}: {col} is {_fmt(published)}, the package gives {_fmt(value)}",
+                        row=int(pos) + 2,
+                        field=col,
+                    )
+                )
+    return PackageReport(name, "invalid" if _errors(issues) else "valid", issues, rows)
+
+
+def write_report(root: Path, report: Report, path: Path | None = None) -> Path:
+    from mosaiq.package import write_files_atomically
+
+    target = path or (root / REPORT_PATH)
+    write_files_atomically({target: report.to_json().encode("utf-8")})
+    return target
