@@ -104,3 +104,48 @@ def run(
             f"stderr:\n{proc.stderr}"
         )
     return proc
+
+
+SHARED_FILES = {
+    "ARAUS": {"responses": "ARAUS/araus_v1_responses_soundscaper_derived.csv"},
+    "SATP": {"responses": "SATP/SATP_v1.4_main_merge.csv"},
+    "DeLTA": {
+        "survey": "DeLTA/DeLTA-Survey-Responses_2021-07-28.csv",
+        "collapsed": "DeLTA/DeLTA-collapsed-majority_2022-08-09.csv",
+    },
+}
+
+
+def set_params(root: Path, edit) -> None:
+    """Edit the project's params.yaml in place with ``edit(params_dict)``."""
+    import yaml
+
+    path = root / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    edit(params)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def point_at_shared_data(root: Path, shared: Path, datasets=("ARAUS", "SATP", "DeLTA")) -> None:
+    """Make the project read the real tables in ../shared/data (absolute paths, never copied)."""
+
+    def edit(params):
+        for ds in datasets:
+            for key, rel in SHARED_FILES[ds].items():
+                params["build"][ds][key] = str(shared / rel)
+
+    set_params(root, edit)
+
+
+@pytest.fixture(scope="session")
+def built_all(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A project with all four datasets built from the real tables, once for the session."""
+    from mosaiq.build import build_dataset
+    from mosaiq.catalogue import build_catalogue
+
+    root = copy_project(tmp_path_factory.mktemp("all") / "project")
+    point_at_shared_data(root, shared_data)
+    for ds in ("ISD", "ARAUS", "SATP", "DeLTA"):
+        assert build_dataset(root, ds).status == "built"
+    build_catalogue(root)
+    return root

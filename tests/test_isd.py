@@ -176,7 +176,7 @@ def test_two_builds_are_byte_identical_and_match_the_committed_package(tmp_path,
 
 def test_partial_responses_are_kept_when_the_threshold_allows(project: Path, raw):
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["build"]["quality"]["min_paq_items"] = 6
+    params["build"]["harmonise"]["quality"]["min_paq_items"] = 6
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     build_dataset(project, "ISD")
     responses = load("ISD", "responses", root=project)

@@ -160,3 +160,43 @@ def test_report_is_deterministic_json(pkg):
     assert data["valid"] is True
     assert data["packages"]["ISD"]["rows"]["responses"] == 3423
     assert data["packages"]["ARAUS"]["status"] == "not built"
+
+
+@pytest.fixture
+def all_pkg(built_all: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "all"
+    shutil.copytree(built_all, root)
+    return root
+
+
+def test_all_four_packages_and_the_catalogue_validate(built_all):
+    report = validate_all(built_all)
+    assert report.valid, [str(e) for p in report.packages for e in p.errors][:5]
+    assert {p.name: p.status for p in report.packages} == {
+        "ISD": "valid",
+        "ARAUS": "valid",
+        "SATP": "valid",
+        "DeLTA": "valid",
+        "catalogue": "valid",
+    }
+
+
+def test_clip_language_means_and_harmonised_ratings_are_checked(all_pkg):
+    edit_csv(all_pkg / "datasets/SATP/data/clip_languages.csv", 30, "mean_PAQ4_chaotic", "12")
+    edit_csv(all_pkg / "datasets/SATP/data/responses.csv", 40, "PAQ2_vibrant_1to5", "4.5")
+    report = validate_all(all_pkg, ["SATP"])
+    errs = {(e.code, e.file, e.row, e.field) for p in report.packages for e in p.errors}
+    assert (
+        "clip-mismatch",
+        "datasets/SATP/data/clip_languages.csv",
+        30,
+        "mean_PAQ4_chaotic",
+    ) in errs
+    assert ("iso-mismatch", "datasets/SATP/data/responses.csv", 40, "PAQ2_vibrant_1to5") in errs
+
+
+def test_delta_clip_aggregates_are_checked(all_pkg):
+    edit_csv(all_pkg / "datasets/DeLTA/data/clips.csv", 7, "mean_src_speech", "0.9")
+    report = validate_all(all_pkg, ["DeLTA"])
+    (e,) = [e for p in report.packages for e in p.errors]
+    assert (e.code, e.row, e.field) == ("clip-mismatch", 7, "mean_src_speech")

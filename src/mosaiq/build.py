@@ -1,9 +1,21 @@
-"""Raw source -> validated-shape package, the same way for every dataset.
+"""Raw source -> package, the same way for every dataset.
 
-    adapter.read() -> quality rules -> ISO coordinates -> clip aggregation -> write package
+    adapter.read() -> quality rules -> ISO coordinates + 1-5 harmonisation -> clip aggregation
+    -> write package (clips, clip_languages, responses, exclusions, features)
 
-The adapter (``mosaiq.sources.<dataset>``) supplies the tidy tables, its scale and its table
-specs; everything else is here, once.
+The adapter (``mosaiq.sources.<dataset>``) supplies the tidy tables, its scale, the columns it
+wants averaged per clip and its table specs; everything else is here, once.
+
+An adapter module defines:
+
+- ``DATASET_ID``, ``SCALE`` (a :class:`~mosaiq.paq.Scale` for PAQ datasets, else ``None``),
+  ``REASONS`` (its own exclusion reason codes) and ``TABLES`` (``clips`` and ``responses``
+  :class:`~mosaiq.schema.TableSpec`);
+- ``CLIP_MEAN_PARTS``: the schema parts of the per-clip aggregates (shared by ``clips`` and
+  ``clip_languages``), and ``MEAN_COLUMNS``: response columns averaged per clip besides the PAQs;
+- ``read(root, params) -> SourceTables`` (raises :class:`RawInputAbsent` without its files);
+- optionally ``finish_clips(clips) -> clips`` for clip-level rules of the source (e.g. DeLTA's
+  majority labels).
 """
 
 from __future__ import annotations
@@ -18,12 +30,12 @@ from typing import Any
 import pandas as pd
 
 from mosaiq.errors import MosaiqError, RawInputAbsent
-from mosaiq.harmonise import add_iso_coordinates, aggregate_clips, straightlined
+from mosaiq.harmonise import add_iso_coordinates, aggregate_clips, linear_map, straightlined
 from mosaiq.package import table_to_csv, write_files_atomically, yaml_bytes
-from mosaiq.paq import PAQ_IDS, Scale
+from mosaiq.paq import LIKERT_5, PAQ_IDS, Scale
 from mosaiq.schema import TableSpec, compose, field_names
 from mosaiq.settings import DATASETS, data_version, load_params, param, read_yaml
-from mosaiq.sources.base import EXCLUSION_COLUMNS, SourceTables, exclusions_frame
+from mosaiq.sources.base import SourceTables, exclusions_frame
 
 ADAPTERS = {ds: f"mosaiq.sources.{ds.lower()}" for ds in DATASETS}
 
@@ -31,13 +43,15 @@ BUILT = "built"
 NOT_BUILT_ABSENT = "not built: raw input absent"
 
 SHARED_REASONS = {
-    "incomplete_paq": "fewer PAQ items rated than build.quality.min_paq_items",
+    "incomplete_paq": "fewer PAQ items rated than build.harmonise.quality.min_paq_items",
     "straightlined": "the same rating, not the scale midpoint, for all eight PAQ items",
     "straightlined_midpoint": "the scale midpoint for all eight PAQ items",
 }
 STRAIGHTLINING = ("exclude", "keep_midpoint", "keep")
+HARMONISED = "_1to5"
+"""Suffix of PAQ columns mapped onto 1-5 for datasets rated on another scale."""
 
-PACKAGE_TABLES = ("clips", "responses", "exclusions", "features")
+PACKAGE_TABLES = ("clips", "clip_languages", "responses", "exclusions", "features")
 SHARED_TABLES = {
     "exclusions": TableSpec(
         name="exclusions",
@@ -48,24 +62,16 @@ SHARED_TABLES = {
         sort_by=["source_file", "source_row"],
     ),
     "features": TableSpec(
-        name="features",
-        title="Feature records",
-        parts=[],
-        primary_key=[],
-        base="feature_record",
+        name="features", title="Feature records", parts=[], primary_key=[], base="feature_record"
     ),
 }
+CLIP_FK = [{"fields": ["clip_id"], "reference": {"resource": "clips", "fields": ["clip_id"]}}]
 
 
 def adapter(dataset: str) -> ModuleType:
     if dataset not in ADAPTERS:
         raise MosaiqError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    try:
-        return importlib.import_module(ADAPTERS[dataset])
-    except ModuleNotFoundError as exc:
-        if exc.name == ADAPTERS[dataset]:
-            raise MosaiqError(f"dataset {dataset} has no adapter yet") from None
-        raise
+    return importlib.import_module(ADAPTERS[dataset])
 
 
 def package_dir(root: Path, dataset: str) -> Path:
@@ -77,6 +83,24 @@ def catalogue_facts(root: Path) -> dict[str, dict[str, Any]]:
     return {row["dataset_id"]: row for row in data["datasets"]}
 
 
+def harmonised_columns(mod: ModuleType) -> list[str]:
+    """PAQ columns on 1-5 that the build adds for a dataset rated on another scale."""
+    scale: Scale | None = getattr(mod, "SCALE", None)
+    if scale is None or scale == LIKERT_5:
+        return []
+    return [f"{c}{HARMONISED}" for c in PAQ_IDS]
+
+
+def mean_columns(mod: ModuleType) -> list[str]:
+    return [*harmonised_columns(mod), *getattr(mod, "MEAN_COLUMNS", ())]
+
+
+def clip_aggregates(mod: ModuleType, responses: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+    """The dataset's per-clip (or per clip-and-language) aggregates: the one rule of
+    :func:`mosaiq.harmonise.aggregate_clips` over its PAQs and its ``MEAN_COLUMNS``."""
+    return aggregate_clips(responses, by, mean_columns(mod))
+
+
 @dataclass
 class BuildResult:
     dataset: str
@@ -85,6 +109,7 @@ class BuildResult:
     exclusions_by_reason: dict[str, int] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    note: str = ""
 
 
 def apply_quality_rules(
@@ -102,10 +127,13 @@ def apply_quality_rules(
     policy = quality.get("straightlining", "exclude")
     if policy not in STRAIGHTLINING:
         raise MosaiqError(
-            f"params.yaml build.quality.straightlining: {policy!r} is not one of {STRAIGHTLINING}"
+            f"params.yaml build.harmonise.quality.straightlining: {policy!r} "
+            f"is not one of {STRAIGHTLINING}"
         )
     if not 0 <= min_items <= len(PAQ_IDS):
-        raise MosaiqError("params.yaml build.quality.min_paq_items must be between 0 and 8")
+        raise MosaiqError(
+            "params.yaml build.harmonise.quality.min_paq_items must be between 0 and 8"
+        )
     r = src.responses
     rated = r[list(PAQ_IDS)].notna().sum(axis=1)
     constant, midpoint = straightlined(r, scale)
@@ -117,35 +145,53 @@ def apply_quality_rules(
     if policy != "keep":
         hit = constant & reasons.isna()
         reasons[hit] = "straightlined"
-        details[hit] = "all eight PAQ items rated " + r.loc[hit, PAQ_IDS[0]].map("{:g}".format)
+        values = r.loc[hit, PAQ_IDS[0]]
+        details[hit] = pd.Series(
+            [f"all eight PAQ items rated {v:g}" for v in values], index=values.index, dtype="string"
+        )
     if policy == "exclude":
         hit = midpoint & reasons.isna()
         reasons[hit] = "straightlined_midpoint"
         details[hit] = f"all eight PAQ items rated {scale.midpoint:g} (scale midpoint)"
     dropped = reasons.notna()
-    key_cols = [c for c in ("response_id",) if c in r.columns]
     excluded = pd.DataFrame(
         {
             "source_file": src.source_file,
             "source_row": r.loc[dropped, "source_row"],
-            "source_key": r.loc[dropped, key_cols[0]] if key_cols else pd.NA,
+            "source_key": r.loc[dropped, "response_id"],
             "reason_code": reasons[dropped],
             "detail": details[dropped],
         }
     )
-    exclusions = pd.concat([src.exclusions, excluded], ignore_index=True)
+    parts = [df for df in (src.exclusions, excluded) if not df.empty]
+    exclusions = pd.concat(parts, ignore_index=True) if parts else src.exclusions
     return r[~dropped].reset_index(drop=True), exclusions_frame(exclusions)
 
 
 def build_dataset(root: Path, dataset: str) -> BuildResult:
-    """Build ``datasets/<dataset>`` from its raw source; the old files stay if anything fails."""
+    """Build ``datasets/<dataset>`` from its raw source; the old files stay if anything fails.
+
+    Without its raw files, a dataset is recorded as "not built: raw input absent" - unless a
+    built package is already there (e.g. fetched with ``dvc pull``): that one is kept as it is.
+    """
     started = time.perf_counter()
     params = load_params(root)
     mod = adapter(dataset)
     try:
         src = mod.read(root, params)
     except RawInputAbsent as exc:
-        result = _write(root, mod, params, None, status=NOT_BUILT_ABSENT, reason=str(exc))
+        existing = read_descriptor(root, dataset)
+        if existing and existing.get("mosaiq", {}).get("build_status") == BUILT:
+            meta = existing["mosaiq"]
+            result = BuildResult(
+                dataset,
+                BUILT,
+                dict(meta.get("counts", {})),
+                note=f"{exc}; kept the built package already here",
+            )
+        else:
+            result = _write(root, mod, params, None, status=NOT_BUILT_ABSENT, reason=str(exc))
+            result.note = str(exc)
     else:
         result = _write(root, mod, params, _harmonise(root, mod, src, params), status=BUILT)
     result.seconds = time.perf_counter() - started
@@ -161,20 +207,15 @@ class _Built:
 
 def _harmonise(root: Path, mod: ModuleType, src: SourceTables, params: dict[str, Any]) -> _Built:
     scale: Scale | None = getattr(mod, "SCALE", None)
-    angle_table = param(params, "build.angle_table", "aletta2024")
-    quality = param(params, "build.quality", {}) or {}
+    angle_table = param(params, "build.harmonise.angle_table", "aletta2024")
+    quality = param(params, "build.harmonise.quality", {}) or {}
     responses, exclusions = src.responses, src.exclusions
-    clips = src.clips
     harmonisation: dict[str, Any] = {}
     if scale is not None:
         responses, exclusions = apply_quality_rules(src, scale, quality)
         responses = add_iso_coordinates(responses, scale, angle_table)
-        means = aggregate_clips(responses)
-        extra = getattr(mod, "clip_aggregates", None)
-        if extra is not None:
-            means = means.merge(extra(responses), on="clip_id", how="left")
-        # Clips whose every response was excluded carry no rating: they are not published.
-        clips = clips.merge(means, on="clip_id", how="inner")
+        for col, target in zip(PAQ_IDS, harmonised_columns(mod), strict=False):
+            responses[target] = linear_map(responses[col], scale, LIKERT_5)
         harmonisation = {
             "scale": {"minimum": scale.minimum, "maximum": scale.maximum},
             "angle_table": angle_table,
@@ -183,39 +224,52 @@ def _harmonise(root: Path, mod: ModuleType, src: SourceTables, params: dict[str,
                 "straightlining": quality.get("straightlining", "exclude"),
             },
         }
-    else:
-        clips = mod.clip_aggregates(responses, clips)
+    # Clips whose every response was excluded carry no rating: they are not published.
+    clips = src.clips.merge(clip_aggregates(mod, responses, "clip_id"), on="clip_id", how="inner")
+    finish = getattr(mod, "finish_clips", None)
+    if finish is not None:
+        clips = finish(clips)
+    languages = clip_aggregates(mod, responses, ["clip_id", "language"])
     orphans = ~responses["clip_id"].isin(clips["clip_id"])
     if orphans.any():
         raise MosaiqError(
             f"{mod.DATASET_ID}: {int(orphans.sum())} responses refer to no clip "
             f"(first: {responses.loc[orphans, 'clip_id'].iloc[0]})"
         )
-    published = len(responses)
-    if published + len(exclusions) != src.raw_rows:
+    if len(responses) + len(exclusions) != src.raw_rows:
         raise MosaiqError(
-            f"{mod.DATASET_ID}: {published} published + {len(exclusions)} excluded rows != "
+            f"{mod.DATASET_ID}: {len(responses)} published + {len(exclusions)} excluded rows != "
             f"{src.raw_rows} raw rows; every source row must be published or excluded"
         )
-    facts = catalogue_facts(root)
-    clips = clips.assign(licence_spdx=facts[mod.DATASET_ID]["licence"])
-    exclusions = exclusions.assign(dataset_id=mod.DATASET_ID)
+    licence = catalogue_facts(root)[mod.DATASET_ID]["licence"]
     return _Built(
         src=src,
-        tables={"clips": clips, "responses": responses, "exclusions": exclusions},
+        tables={
+            "clips": clips.assign(licence_spdx=licence),
+            "clip_languages": languages.assign(dataset_id=mod.DATASET_ID),
+            "responses": responses,
+            "exclusions": exclusions.assign(dataset_id=mod.DATASET_ID),
+        },
         harmonisation=harmonisation,
     )
 
 
 def table_specs(mod: ModuleType) -> dict[str, TableSpec]:
-    return {**mod.TABLES, **SHARED_TABLES}
+    languages = TableSpec(
+        name="clip_languages",
+        title=f"{mod.DATASET_ID} clip means per questionnaire language",
+        parts=["clip_language_keys", *mod.CLIP_MEAN_PARTS],
+        primary_key=["clip_id", "language"],
+        foreign_keys=CLIP_FK,
+    )
+    return {**mod.TABLES, "clip_languages": languages, **SHARED_TABLES}
 
 
 def schema_values(mod: ModuleType, params: dict[str, Any]) -> dict[str, Any]:
     scale: Scale | None = getattr(mod, "SCALE", None)
     values: dict[str, Any] = {
         "dataset_id": mod.DATASET_ID,
-        "angle_table": param(params, "build.angle_table", "aletta2024"),
+        "angle_table": param(params, "build.harmonise.angle_table", "aletta2024"),
         "reason_codes": sorted({*SHARED_REASONS, *mod.REASONS}),
     }
     if scale is not None:
@@ -278,32 +332,38 @@ def _descriptor(
     facts = catalogue_facts(root)[ds]
     licence = facts["licence"]
     if licence == "to confirm":
-        licenses = [{"title": f"to confirm: {facts['licence_note']}", "path": facts["url"]}]
+        licenses = [
+            {
+                "title": f"to confirm: {' '.join(facts['licence_note'].split())}",
+                "path": facts["url"],
+            }
+        ]
     else:
         licenses = [{"name": licence, "path": f"https://spdx.org/licenses/{licence}.html"}]
     mosaiq: dict[str, Any] = {"dataset_id": ds, "build_status": status}
-    if reason:
-        mosaiq["build_note"] = reason
+    if reason:  # a fixed text: the message itself names a machine-specific path
+        mosaiq["build_note"] = f"place the raw files as described in datasets/{ds}/raw/README.md"
     if built is not None:
         mosaiq["raw_inputs"] = [i.describe() for i in built.src.inputs]
         mosaiq["raw_rows"] = built.src.raw_rows
         mosaiq["counts"] = counts
         if built.harmonisation:
             mosaiq["harmonisation"] = built.harmonisation
-        mosaiq["reasons"] = dict(sorted({**SHARED_REASONS, **mod.REASONS}.items()))
-    resources = []
-    for name in PACKAGE_TABLES:
-        resources.append(
-            {
-                "name": name,
-                "path": f"data/{name}.csv",
-                "profile": "tabular-data-resource",
-                "format": "csv",
-                "mediatype": "text/csv",
-                "encoding": "utf-8",
-                "schema": f"schemas/{name}.schema.yaml",
-            }
-        )
+        if built.src.notes:
+            mosaiq["notes"] = built.src.notes
+    mosaiq["reasons"] = dict(sorted({**SHARED_REASONS, **mod.REASONS}.items()))
+    resources = [
+        {
+            "name": name,
+            "path": f"data/{name}.csv",
+            "profile": "tabular-data-resource",
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "schema": f"schemas/{name}.schema.yaml",
+        }
+        for name in PACKAGE_TABLES
+    ]
     return {
         "profile": "tabular-data-package",
         "name": f"mosaiq-{ds.lower()}",
@@ -312,7 +372,10 @@ def _descriptor(
         "description": " ".join(facts["summary"].split()),
         "licenses": licenses,
         "sources": [
-            {"title": facts["citation"].strip(), "path": f"https://doi.org/{facts['doi']}"}
+            {
+                "title": " ".join(facts["citation"].split()),
+                "path": f"https://doi.org/{facts['doi']}",
+            }
         ],
         "mosaiq": mosaiq,
         "resources": resources,
@@ -322,15 +385,3 @@ def _descriptor(
 def read_descriptor(root: Path, dataset: str) -> dict[str, Any] | None:
     path = package_dir(root, dataset) / "datapackage.yaml"
     return read_yaml(path) if path.is_file() else None
-
-
-__all__ = [
-    "BUILT",
-    "EXCLUSION_COLUMNS",
-    "NOT_BUILT_ABSENT",
-    "BuildResult",
-    "adapter",
-    "build_dataset",
-    "package_dir",
-    "read_descriptor",
-]

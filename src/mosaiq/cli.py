@@ -76,6 +76,20 @@ def build(
     typer.echo(f"  files rewritten: {len(result.written)}")
 
 
+@app.command()
+def fetch(
+    dataset: Annotated[str, typer.Argument(help="ARAUS, SATP or DeLTA.")],
+    force: Annotated[bool, typer.Option("--force", help="Download even if present.")] = False,
+    root: Root = None,
+) -> None:
+    """Download DATASET's official raw files into datasets/DATASET/raw/, checksum-verified."""
+    from mosaiq.fetch import fetch as run_fetch
+
+    for path, what in run_fetch(_root(root), dataset, force=force):
+        typer.echo(f"{path.name}: {what}")
+    typer.echo(f"now run `dvc repro` to build {dataset}")
+
+
 @app.command(name="catalogue")
 def catalogue_cmd(root: Root = None) -> None:
     """Build the catalogue: facts of every source with counts measured from the packages."""

@@ -19,7 +19,6 @@ from mosaiq.paq import (
     EQUAL,
     EQUAL_ANGLES,
     PAQ_IDS,
-    PAQ_MEAN_IDS,
     Scale,
     angles_for_languages,
     iso_coordinates,
@@ -70,30 +69,36 @@ def add_iso_coordinates(
     return out
 
 
-def aggregate_clips(responses: pd.DataFrame, by: str | list[str] = "clip_id") -> pd.DataFrame:
-    """Clip-level PAQ means and ISO means from harmonised responses: one rule for every dataset.
+def aggregate_clips(
+    responses: pd.DataFrame,
+    by: str | list[str] = "clip_id",
+    mean_columns: tuple[str, ...] | list[str] = (),
+) -> pd.DataFrame:
+    """Clip-level means and counts from harmonised responses: one rule for every dataset.
 
-    - ``mean_PAQk_*``: mean of the non-missing ratings of item k (empty if none);
-    - ``mean_ISOPleasant`` etc.: mean of the coordinates of the clip's *complete* responses;
-    - ``n_responses``: responses published for the clip; ``n_complete``: those with all 8 items.
+    - ``n_responses``: responses published for the clip;
+    - ``mean_<col>``: mean of the non-missing values of each PAQ item and of each of the
+      dataset's ``mean_columns`` (e.g. ``appropriate``, ``annoyance``); empty if none;
+    - with PAQ items: ``mean_ISOPleasant`` etc., the mean of the coordinates of the clip's
+      *complete* responses, and ``n_complete``, how many those are.
     """
     keys = [by] if isinstance(by, str) else list(by)
     grouped = responses.groupby(keys, sort=True, dropna=False)
-    paq_means = grouped[list(PAQ_IDS)].mean()
-    paq_means.columns = list(PAQ_MEAN_IDS)
-    iso_cols = list(ISO_COLUMNS + ISO_LANG_COLUMNS)
-    # NaN coordinates belong to incomplete responses; mean() skips them, so each clip's ISO mean
-    # is the mean over its complete responses only.
-    iso_means = grouped[iso_cols].mean()
-    iso_means.columns = list(CLIP_ISO_COLUMNS)
-    counts = pd.DataFrame(
-        {
-            "n_responses": grouped.size(),
-            "n_complete": grouped["paq_complete"].sum().astype("int64"),
-        }
-    )
-    out = pd.concat([counts, round_derived(paq_means), round_derived(iso_means)], axis=1)
-    return out.reset_index()
+    parts = [pd.DataFrame({"n_responses": grouped.size()})]
+    has_paq = all(c in responses.columns for c in PAQ_IDS)
+    rated = [*(PAQ_IDS if has_paq else ()), *mean_columns]
+    if rated:
+        means = grouped[rated].mean()
+        means.columns = [f"mean_{c}" for c in rated]
+        parts.append(round_derived(means))
+    if has_paq:
+        parts.append(pd.DataFrame({"n_complete": grouped["paq_complete"].sum().astype("int64")}))
+        # NaN coordinates belong to incomplete responses; mean() skips them, so each clip's
+        # ISO mean is the mean over its complete responses only.
+        iso_means = grouped[list(ISO_COLUMNS + ISO_LANG_COLUMNS)].mean()
+        iso_means.columns = list(CLIP_ISO_COLUMNS)
+        parts.append(round_derived(iso_means))
+    return pd.concat(parts, axis=1).reset_index()
 
 
 def linear_map(values: pd.Series | np.ndarray, source: Scale, target: Scale) -> np.ndarray:

@@ -73,7 +73,7 @@ ANGLE_TABLES: dict[str, dict[str, tuple[int, ...]]] = {
         "ita": (0, 57, 104, 142, 170, 274, 285, 336),
     },
 }
-"""Language-angle tables by name; params.yaml (``build.angle_table``) chooses one."""
+"""Language-angle tables by name; params.yaml (``build.harmonise.angle_table``) chooses one."""
 
 EQUAL = "equal"
 """The ``angle_set`` value of a row whose language has no validated angles."""

@@ -17,6 +17,8 @@ The report is deterministic JSON (no timings), so a rerun on the same files give
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -26,17 +28,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.build import BUILT, package_dir
-from mosaiq.harmonise import CLIP_ISO_COLUMNS, ISO_COLUMNS, ISO_LANG_COLUMNS, aggregate_clips
+from mosaiq.build import BUILT, HARMONISED, adapter, clip_aggregates, package_dir
+from mosaiq.harmonise import ISO_COLUMNS, ISO_LANG_COLUMNS, linear_map
 from mosaiq.package import read_table
-from mosaiq.paq import PAQ_IDS, PAQ_MEAN_IDS, Scale, angles_for_languages, iso_coordinates
+from mosaiq.paq import LIKERT_5, PAQ_IDS, Scale, angles_for_languages, iso_coordinates
 from mosaiq.settings import DATASETS, load_params, param, read_yaml
 
 REPORT_PATH = Path("reports") / "validation.json"
 
 # Columns that identify or profile a person beyond what the benchmark needs.
 PERSONAL_DATA = re.compile(
-    r"^(misc\d+|misc\d+_other|.*_other|who\d+|who_sum|edu\d*|education|eth\d*|ethnicity"
+    r"^(misc\d+|[a-z]+\d+_other|who\d+|who_sum|edu\d*|education|eth\d*|ethnicity"
     r"|occ\d*|occupation|age\d+|age|birth.*|start_time|end_time|.*timestamp.*|gps.*"
     r"|latitude|longitude|first_name|last_name|full_name|participant_name|email|e_mail|phone"
     r"|ip_address|address|postcode|zip)$",
@@ -117,8 +119,14 @@ def validate_all(root: Path, datasets: Iterable[str] | None = None) -> Report:
     params = load_params(root)
     tolerance = float(param(params, "validate.tolerance", 1e-9))
     names = list(datasets) if datasets else list(DATASETS)
-    reports = [validate_dataset(root, ds, tolerance) for ds in names]
-    reports.append(validate_catalogue(root, {r.name: r for r in reports}))
+    descriptors = [package_dir(root, ds) / "datapackage.yaml" for ds in names]
+    catalogue = root / "catalogue" / "datapackage.yaml"
+    checked = frictionless_issues(root, [d for d in (*descriptors, catalogue) if d.is_file()])
+    reports = [
+        validate_dataset(root, ds, tolerance, checked.get(d))
+        for ds, d in zip(names, descriptors, strict=True)
+    ]
+    reports.append(validate_catalogue(root, checked.get(catalogue)))
     return Report(reports)
 
 
@@ -129,20 +137,13 @@ def _rel(root: Path, path: Path) -> str:
         return str(path)
 
 
-def frictionless_issues(root: Path, descriptor_path: Path) -> tuple[list[Issue], dict[str, int]]:
-    """Frictionless validation of a package, as issues naming file, row and field."""
-    from frictionless import validate
-
+def _missing_files(root: Path, descriptor_path: Path) -> list[Issue]:
     base = descriptor_path.parent
-    issues: list[Issue] = []
-    rows: dict[str, int] = {}
-    descriptor = read_yaml(descriptor_path)
-    missing = set()
-    for res in descriptor.get("resources", []):
+    issues = []
+    for res in read_yaml(descriptor_path).get("resources", []):
         for key in ("path", "schema"):
             target = base / res[key] if isinstance(res.get(key), str) else None
             if target is not None and not target.is_file():
-                missing.add(res["name"])
                 issues.append(
                     Issue(
                         "error",
@@ -151,29 +152,85 @@ def frictionless_issues(root: Path, descriptor_path: Path) -> tuple[list[Issue],
                         f"{key} of resource {res['name']!r} does not exist",
                     )
                 )
-    if missing:
-        return issues, rows
-    report = validate(str(descriptor_path))
-    for err in report.errors:
-        issues.append(Issue("error", err.type, _rel(root, descriptor_path), err.message))
+    return issues
+
+
+def _frictionless_resource(root: str, descriptor: str, name: str) -> tuple[int, list[Issue]]:
+    """Frictionless on one resource of a package (its foreign keys resolved in the package)."""
+    from frictionless import Package
+
+    root_path, descriptor_path = Path(root), Path(descriptor)
+    package = Package(descriptor)
+    resource = package.get_resource(name)
+    report = resource.validate()
+    place = _rel(root_path, descriptor_path.parent / resource.path)
+    issues = [
+        Issue("error", err.type, _rel(root_path, descriptor_path), err.message)
+        for err in report.errors
+    ]
+    rows = 0
     for task in report.tasks:
-        place = _rel(root, base / task.place) if task.place else _rel(root, descriptor_path)
-        rows[task.name] = int(task.stats.get("rows") or 0)
-        for err in task.errors:
-            issues.append(
-                Issue(
-                    "error",
-                    err.type,
-                    place,
-                    err.message,
-                    row=getattr(err, "row_number", None),
-                    field=getattr(err, "field_name", None),
-                )
+        rows = int(task.stats.get("rows") or 0)
+        issues.extend(
+            Issue(
+                "error",
+                err.type,
+                place,
+                err.message,
+                row=getattr(err, "row_number", None),
+                field=getattr(err, "field_name", None),
             )
-    return issues, rows
+            for err in task.errors
+        )
+    return rows, issues
 
 
-def validate_dataset(root: Path, dataset: str, tolerance: float = 1e-9) -> PackageReport:
+def _resource_bytes(descriptor: Path, name: str) -> int:
+    res = next(r for r in read_yaml(descriptor)["resources"] if r["name"] == name)
+    return (descriptor.parent / res["path"]).stat().st_size
+
+
+def frictionless_issues(
+    root: Path, descriptors: list[Path], workers: int | None = None
+) -> dict[Path, tuple[list[Issue], dict[str, int]]]:
+    """Frictionless validation of packages, resource by resource on all cores.
+
+    Returns, per descriptor, the issues (each naming file, row and field) and the rows per
+    resource. A package with a missing file is reported as such and not validated further.
+    """
+    results: dict[Path, tuple[list[Issue], dict[str, int]]] = {}
+    tasks = []
+    for descriptor in descriptors:
+        missing = _missing_files(root, descriptor)
+        results[descriptor] = (missing, {})
+        if not missing:
+            tasks.extend((descriptor, res["name"]) for res in read_yaml(descriptor)["resources"])
+    # largest files first, so that the workers finish together
+    tasks.sort(key=lambda t: -_resource_bytes(*t))
+    workers = min(workers or os.cpu_count() or 1, len(tasks)) or 1
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        # fork (where available) reuses the imported modules instead of re-importing them
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_frictionless_resource, str(root), str(d), n) for d, n in tasks]
+            outcomes = [f.result() for f in futures]
+    else:
+        outcomes = [_frictionless_resource(str(root), str(d), n) for d, n in tasks]
+    for (descriptor, name), (rows, issues) in zip(tasks, outcomes, strict=True):
+        results[descriptor][0].extend(issues)
+        results[descriptor][1][name] = rows
+    return results
+
+
+def validate_dataset(
+    root: Path,
+    dataset: str,
+    tolerance: float = 1e-9,
+    checked: tuple[list[Issue], dict[str, int]] | None = None,
+) -> PackageReport:
     pkg = package_dir(root, dataset)
     descriptor_path = pkg / "datapackage.yaml"
     if not descriptor_path.is_file():
@@ -184,7 +241,9 @@ def validate_dataset(root: Path, dataset: str, tolerance: float = 1e-9) -> Packa
     descriptor = read_yaml(descriptor_path)
     meta = descriptor.get("mosaiq", {})
     status = meta.get("build_status", "unknown")
-    issues, rows = frictionless_issues(root, descriptor_path)
+    if checked is None:
+        checked = frictionless_issues(root, [descriptor_path])[descriptor_path]
+    issues, rows = list(checked[0]), dict(checked[1])
     if status != BUILT:
         issues.append(Issue("warning", "not-built", _rel(root, descriptor_path), status))
         return PackageReport(
@@ -261,15 +320,23 @@ def _semantic_issues(
             )
         )
     harmonisation = meta.get("harmonisation")
-    responses, clips = tables.get("responses"), tables.get("clips")
-    if typed and harmonisation and responses is not None and clips is not None:
+    responses = tables.get("responses")
+    if not typed or responses is None:
+        return issues
+    if harmonisation:
         scale = Scale(**harmonisation["scale"])
         issues.extend(
             _iso_issues(
                 responses, scale, harmonisation["angle_table"], files["responses"], tolerance
             )
         )
-        issues.extend(_clip_issues(responses, clips, files["clips"], tolerance))
+    if "paq_complete" in responses.columns:
+        responses = responses.assign(paq_complete=responses[list(PAQ_IDS)].notna().all(axis=1))
+    mod = adapter(meta["dataset_id"])
+    for name, keys in (("clips", ["clip_id"]), ("clip_languages", ["clip_id", "language"])):
+        if name in tables:
+            expected = clip_aggregates(mod, responses, keys)
+            issues.extend(_aggregate_issues(tables[name], expected, keys, files[name], tolerance))
     return issues
 
 
@@ -303,6 +370,25 @@ def _iso_issues(
                     field=col,
                 )
             )
+    if scale != LIKERT_5:
+        for col in PAQ_IDS:
+            target = f"{col}{HARMONISED}"
+            if target in responses.columns:
+                mapped = linear_map(
+                    responses[col].to_numpy(dtype=float, na_value=np.nan), scale, LIKERT_5
+                )
+                for pos in _mismatch_rows(responses[target], mapped, tolerance)[:20]:
+                    issues.append(
+                        Issue(
+                            "error",
+                            "iso-mismatch",
+                            file,
+                            f"{target} is {_fmt(responses[target].iloc[pos])}, the linear map of "
+                            f"{col} onto 1-5 gives {_fmt(mapped[pos])}",
+                            row=int(pos) + 2,
+                            field=target,
+                        )
+                    )
     wrong_set = np.flatnonzero(
         responses["angle_set"].astype("string").to_numpy() != np.array(angle_sets, dtype=object)
     )
@@ -321,32 +407,47 @@ def _iso_issues(
     return issues
 
 
-def _clip_issues(
-    responses: pd.DataFrame, clips: pd.DataFrame, file: str, tolerance: float
+def _aggregate_issues(
+    published: pd.DataFrame,
+    expected: pd.DataFrame,
+    keys: list[str],
+    file: str,
+    tolerance: float,
 ) -> list[Issue]:
-    tidy = responses.copy()
-    tidy["paq_complete"] = tidy[list(PAQ_IDS)].notna().all(axis=1)
-    expected = aggregate_clips(tidy).set_index("clip_id")
+    """Clip (or clip-and-language) means and counts against their recomputation."""
     issues = []
-    position = pd.Series(np.arange(len(clips)), index=clips["clip_id"].astype(str))
-    missing = ~clips["clip_id"].isin(expected.index)
+    key = published[keys].astype(str).agg("\x1f".join, axis=1)
+    expected = expected.assign(_key=expected[keys].astype(str).agg("\x1f".join, axis=1))
+    expected = expected.set_index("_key")
+    missing = ~key.isin(expected.index)
     for pos in np.flatnonzero(missing.to_numpy())[:20]:
         issues.append(
             Issue(
                 "error",
                 "clip-mismatch",
                 file,
-                "clip has no published response",
+                f"no published response has this key ({', '.join(keys)})",
                 row=int(pos) + 2,
                 field="n_responses",
             )
         )
-    aligned = expected.reindex(clips["clip_id"].astype(str))
-    for col in ("n_responses", "n_complete", *PAQ_MEAN_IDS, *CLIP_ISO_COLUMNS):
-        if col not in clips.columns:
+    extra = ~expected.index.isin(key)
+    if extra.any():
+        issues.append(
+            Issue(
+                "error",
+                "clip-mismatch",
+                file,
+                f"{int(extra.sum())} keys of the responses have no row here "
+                f"(first: {expected.index[extra][0].replace(chr(31), ', ')})",
+            )
+        )
+    aligned = expected.reindex(key)
+    for col in expected.columns:
+        if col in keys or col not in published.columns:
             continue
         values = aligned[col].to_numpy(dtype=float, na_value=np.nan)
-        for pos in _mismatch_rows(clips[col], values, tolerance)[:20]:
+        for pos in _mismatch_rows(published[col], values, tolerance)[:20]:
             if missing.iloc[pos]:
                 continue
             issues.append(
@@ -354,9 +455,9 @@ def _clip_issues(
                     "error",
                     "clip-mismatch",
                     file,
-                    f"{col} is {_fmt(clips[col].iloc[pos])}, the published responses give "
+                    f"{col} is {_fmt(published[col].iloc[pos])}, the published responses give "
                     f"{_fmt(values[pos])}",
-                    row=int(position.iloc[pos]) + 2,
+                    row=int(pos) + 2,
                     field=col,
                 )
             )
@@ -369,7 +470,9 @@ def _fmt(value: Any) -> str:
     return f"{value:.10g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
-def validate_catalogue(root: Path, packages: dict[str, PackageReport]) -> PackageReport:
+def validate_catalogue(
+    root: Path, checked: tuple[list[Issue], dict[str, int]] | None = None
+) -> PackageReport:
     from mosaiq.catalogue import measured_counts
 
     descriptor_path = root / "catalogue" / "datapackage.yaml"
@@ -381,7 +484,9 @@ def validate_catalogue(root: Path, packages: dict[str, PackageReport]) -> Packag
             [Issue("error", "missing-file", _rel(root, descriptor_path), "catalogue not built")],
             {},
         )
-    issues, rows = frictionless_issues(root, descriptor_path)
+    if checked is None:
+        checked = frictionless_issues(root, [descriptor_path])[descriptor_path]
+    issues, rows = list(checked[0]), dict(checked[1])
     if any(i.code == "missing-file" for i in issues):
         return PackageReport(name, "invalid", issues, rows)
     descriptor = read_yaml(descriptor_path)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.errors import InputError, MosaiqError
+from mosaiq.errors import InputError, MosaiqError, RawInputAbsent
 from mosaiq.paq import Scale
 
 EXCLUSION_COLUMNS = ("source_file", "source_row", "source_key", "reason_code", "detail")
@@ -200,3 +200,102 @@ def require_dataset_param(params: Mapping[str, Any], dataset: str) -> dict[str, 
     if not isinstance(node, dict):
         raise MosaiqError(f"params.yaml: build.{dataset} is missing")
     return node
+
+
+def read_tabular(path: Path, *, sheet: str | int | None = None) -> pd.DataFrame:
+    """A raw table from CSV, or from a sheet of an xlsx workbook (default: the first sheet);
+    every cell as text, blank cells missing."""
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return read_csv_text(path)
+    if not path.is_file():
+        raise InputError("file not found", file=path)
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several unrelated types for a bad file
+        raise InputError(f"cannot be read as an xlsx workbook: {exc}", file=path) from exc
+    try:
+        names = book.sheetnames
+        chosen = names[0] if sheet is None else sheet
+        if isinstance(chosen, int):
+            chosen = names[chosen]
+        if chosen not in names:
+            raise InputError(f"no sheet {chosen!r}; the workbook has {names}", file=path)
+        rows = list(book[chosen].iter_rows(values_only=True))
+    finally:
+        book.close()
+    if not rows or not any(v is not None for v in rows[0]):
+        raise InputError(f"sheet {chosen!r} is empty", file=path)
+    header = [str(v).strip() if v is not None else "" for v in rows[0]]
+    body = [["" if v is None else _cell_text(v) for v in r] for r in rows[1:]]
+    while body and not any(body[-1]):  # trailing blank rows of a sheet are not data
+        body.pop()
+    df = pd.DataFrame(body, columns=header, dtype="object").replace("", np.nan)
+    if df.empty:
+        raise InputError(f"sheet {chosen!r} has a header but no data rows", file=path)
+    return df
+
+
+def _cell_text(value: Any) -> str:
+    """Cell text as a CSV export would show it: integers without '.0', floats in full."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def raw_dir(root: Path, params: dict[str, Any], dataset: str) -> Path:
+    """The folder of a dataset's raw files (``build.<DS>.raw_dir``, default datasets/<DS>/raw)."""
+    node = require_dataset_param(params, dataset)
+    return resolve_path(root, node.get("raw_dir", f"datasets/{dataset}/raw"))
+
+
+def raw_file(root: Path, params: dict[str, Any], dataset: str, key: str) -> Path | None:
+    """A raw file named by ``build.<DS>.<key>``, relative to the raw folder (or absolute);
+    ``None`` if the parameter is empty."""
+    name = require_dataset_param(params, dataset).get(key)
+    if not name:
+        return None
+    p = Path(str(name)).expanduser()
+    return p if p.is_absolute() else raw_dir(root, params, dataset) / p
+
+
+def require_raw(path: Path | None, dataset: str, what: str) -> Path:
+    """The raw file, or :class:`RawInputAbsent` (the build then records "not built")."""
+    if path is None or not path.is_file():
+        raise RawInputAbsent(
+            f"{dataset}: raw input absent ({what} not found at {path}); download it with "
+            f"`mosaiq fetch {dataset}` or place it there"
+        )
+    return path
+
+
+def field(name: str, ftype: str, description: str, **extra: Any) -> dict[str, Any]:
+    """One inline schema field (the dataset's own, next to the shared fragments)."""
+    out: dict[str, Any] = {"name": name, "type": ftype, "description": description}
+    out.update(extra)
+    return out
+
+
+def first_bad(mask: pd.Series | np.ndarray) -> int:
+    """Position of the first True in a boolean mask."""
+    return int(np.flatnonzero(np.asarray(mask))[0])
+
+
+def add_missing_columns(
+    df: pd.DataFrame, *, strings: Sequence[str] = (), numbers: Sequence[str] = ()
+) -> pd.DataFrame:
+    """``df`` with every listed column present: missing ones are added empty, all at once."""
+    new = {
+        c: pd.Series(pd.NA, index=df.index, dtype="string") for c in strings if c not in df.columns
+    }
+    new.update({c: pd.Series(np.nan, index=df.index) for c in numbers if c not in df.columns})
+    return pd.concat([df, pd.DataFrame(new, index=df.index)], axis=1) if new else df
+
+
+def join_flags(flags: Mapping[str, Any], index: pd.Index) -> pd.Series:
+    """Semicolon-joined codes of the flags whose mask is true, per row (empty when none)."""
+    joined = pd.Series("", index=index, dtype="string")
+    for name, mask in flags.items():
+        joined = joined.where(~np.asarray(mask, dtype=bool), joined + name + ";")
+    return joined.str.rstrip(";").replace("", pd.NA)

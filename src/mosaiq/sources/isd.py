@@ -41,6 +41,7 @@ from mosaiq.sources.base import (
     check_sha256,
     duplicated_key_error,
     exclusions_frame,
+    field,
     numeric,
     read_csv_text,
     require_columns,
@@ -210,13 +211,10 @@ REQUIRED_COLUMNS = (
 )
 
 
-def _field(name: str, ftype: str, description: str, **extra: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": name, "type": ftype, "description": description}
-    out.update(extra)
-    return out
-
-
 _LIKERT = {"minimum": 1, "maximum": 5}
+
+CLIP_MEAN_PARTS = ["clip_counts", "paq_means", "iso_means"]
+MEAN_COLUMNS: tuple[str, ...] = ()
 
 TABLES = {
     "clips": TableSpec(
@@ -224,20 +222,20 @@ TABLES = {
         title="ISD clips (one recording group within a session)",
         parts=[
             "clip_keys",
-            _field("LocationID", "string", "ISD location.", constraints={"required": True}),
-            _field(
+            field("LocationID", "string", "ISD location.", constraints={"required": True}),
+            field(
                 "SessionID",
                 "string",
                 "ISD session (a visit to the location).",
                 constraints={"required": True},
             ),
-            _field(
+            field(
                 "GroupID",
                 "string",
                 "ISD group: respondents who heard one recording.",
                 constraints={"required": True},
             ),
-            _field(
+            field(
                 "latitude",
                 "number",
                 "Location latitude (WGS84): median of the respondents' positions at the "
@@ -245,7 +243,7 @@ TABLES = {
                 unit="deg",
                 constraints={"minimum": -90, "maximum": 90},
             ),
-            _field(
+            field(
                 "longitude",
                 "number",
                 "Location longitude (WGS84), as latitude.",
@@ -253,10 +251,8 @@ TABLES = {
                 constraints={"minimum": -180, "maximum": 180},
             ),
             "clip_assets",
-            "clip_counts",
-            "paq_means",
-            "iso_means",
-            _field(
+            *CLIP_MEAN_PARTS,
+            field(
                 "recording_length_s",
                 "number",
                 "Length of the binaural recording.",
@@ -264,7 +260,7 @@ TABLES = {
                 constraints={"minimum": 0},
             ),
             *(
-                _field(name, "number", desc, **({"unit": unit} if unit else {}))
+                field(name, "number", desc, **({"unit": unit} if unit else {}))
                 for _src, name, unit, desc in ACOUSTIC_COLUMNS
             ),
             "provenance",
@@ -276,26 +272,26 @@ TABLES = {
         title="ISD responses (one on-site questionnaire)",
         parts=[
             "response_keys",
-            _field(
+            field(
                 "RecordID",
                 "string",
                 "ISD survey record (unique within its GroupID).",
                 constraints={"required": True},
             ),
-            _field("survey_version", "string", "Questionnaire version (language and edition)."),
+            field("survey_version", "string", "Questionnaire version (language and edition)."),
             "paq_ratings",
             "iso_response",
             *(
-                _field(name, "integer", desc, constraints=_LIKERT)
+                field(name, "integer", desc, constraints=_LIKERT)
                 for name, desc in SURVEY_ITEMS.values()
             ),
-            _field(
+            field(
                 "age_band",
                 "string",
                 "Age band of the respondent.",
                 constraints={"enum": list(AGE_BAND_LABELS)},
             ),
-            _field(
+            field(
                 "gender",
                 "string",
                 "Gender as answered. code_1/code_2 are numeric codes used by some surveys "
