@@ -21,6 +21,7 @@ PROJECT_FILES = (
     "shared_schemas",
     "catalogue/sources.yaml",
     "catalogue/schemas",
+    "config",
 )
 
 
@@ -149,3 +150,31 @@ def built_all(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Pa
         assert build_dataset(root, ds).status == "built"
     build_catalogue(root)
     return root
+
+
+TINY_CLIP = {
+    "model_cfg": {
+        "embed_dim": 32,
+        "vision_cfg": {
+            "image_size": 64,
+            "layers": 2,
+            "width": 64,
+            "patch_size": 16,
+            "head_width": 32,
+        },
+        "text_cfg": {"context_length": 16, "vocab_size": 512, "width": 32, "heads": 2, "layers": 1},
+    },
+    "preprocess_cfg": {
+        "mean": [0.48145466, 0.4578275, 0.40821073],
+        "std": [0.26862954, 0.26130258, 0.27577711],
+    },
+}
+
+
+def tiny_clip_dir(path: Path) -> Path:
+    """A local open_clip model folder (config only: weights are random, from clip.seed)."""
+    import json
+
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "open_clip_config.json").write_text(json.dumps(TINY_CLIP))
+    return path

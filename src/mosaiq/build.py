@@ -302,13 +302,23 @@ def _write(
     counts: dict[str, int] = {}
     for name in PACKAGE_TABLES:
         schema = schemas[name]
+        files[pkg / "schemas" / f"{name}.schema.yaml"] = yaml_bytes(schema)
+        if name == "features":
+            # The feature stages own data/features.csv (`mosaiq features collect`); a first
+            # build writes it empty so that the package is complete from the start.
+            if not (pkg / "data" / "features.csv").is_file():
+                files[pkg / "data" / "features.csv"] = table_to_csv(
+                    pd.DataFrame({c: pd.Series(dtype="object") for c in field_names(schema)}),
+                    schema,
+                    table=f"{ds}/features",
+                )
+            continue
         df = tables.get(name)
         if df is None:
             df = pd.DataFrame({c: pd.Series(dtype="object") for c in field_names(schema)})
         files[pkg / "data" / f"{name}.csv"] = table_to_csv(
             df, schema, sort_by=specs[name].sort_by, table=f"{ds}/{name}"
         )
-        files[pkg / "schemas" / f"{name}.schema.yaml"] = yaml_bytes(schema)
         counts[name] = len(df)
     descriptor = _descriptor(root, mod, params, built, status, reason, counts)
     files[pkg / "datapackage.yaml"] = yaml_bytes(descriptor)

@@ -182,6 +182,136 @@ def info(root: Root = None) -> None:
         typer.echo(f"validation: {'passed' if report['valid'] else 'FAILED'} ({report_path})")
 
 
+def _rows(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    with path.open("rb") as fh:
+        return max(0, sum(1 for _ in fh) - 1)
+
+
+features_app = typer.Typer(
+    help="Visual features of the clips (CLIP embeddings, segmentation "
+    "summaries) as FeatureRecords.",
+    no_args_is_help=True,
+)
+app.add_typer(features_app, name="features")
+
+
+@features_app.command("clip")
+def features_clip(
+    dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="append: only clips without a record for this "
+            "feature definition; overwrite: rebuild."
+        ),
+    ] = "append",
+    limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
+    skip_missing_video: Annotated[
+        bool,
+        typer.Option(
+            "--skip-missing-video",
+            help="Skip (and list) missing or unreadable videos instead of stopping.",
+        ),
+    ] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    root: Root = None,
+) -> None:
+    """CLIP embeddings of the clips' video frames (settings: params.yaml clip, video)."""
+    from mosaiq.features.clip import FeatureRunError, run
+
+    try:
+        summary = run(
+            _root(root),
+            dataset,
+            mode=mode,
+            limit=limit,
+            skip_missing_video=skip_missing_video,
+            progress=not no_progress,
+        )
+    except FeatureRunError as exc:
+        for line in exc.summary.lines():
+            typer.echo(line, err=True)
+        raise
+    for line in summary.lines():
+        typer.echo(line)
+
+
+@features_app.command("cityseg")
+def features_cityseg(
+    dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
+    mode: Annotated[str, typer.Option(help="append or overwrite.")] = "append",
+    limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
+    root: Root = None,
+) -> None:
+    """Segmentation summaries (class proportions, group ratios) from per-clip label maps."""
+    from mosaiq.features.cityseg import run
+
+    for line in run(_root(root), dataset, mode=mode, limit=limit).lines():
+        typer.echo(line)
+
+
+@features_app.command("collect")
+def features_collect(
+    dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
+    root: Root = None,
+) -> None:
+    """Merge the dataset's feature record files into data/features.csv."""
+    from mosaiq.features.store import collect
+
+    path, n = collect(_root(root), dataset)
+    typer.echo(f"{dataset}: {n:,} feature records in {path}")
+
+
+@app.command(name="export")
+def export_cmd(
+    what: Annotated[
+        list[str] | None,
+        typer.Argument(help="parquet, croissant, cards (default: all three)."),
+    ] = None,
+    root: Root = None,
+) -> None:
+    """Write exports/: Parquet tables with a dataset card, Croissant metadata, data cards."""
+    from mosaiq import export
+
+    base = _root(root)
+    chosen = what or ["parquet", "croissant", "cards"]
+    unknown = sorted(set(chosen) - {"parquet", "croissant", "cards"})
+    if unknown:
+        raise MosaiqError(f"unknown export {unknown}; choose parquet, croissant or cards")
+    if "parquet" in chosen:
+        typer.echo(f"parquet: {len(export.export_parquet(base))} files in exports/parquet")
+    if "croissant" in chosen:
+        typer.echo(f"croissant: {export.export_croissant(base)}")
+    if "cards" in chosen:
+        typer.echo(f"data cards: {len(export.export_cards(base))} in exports/cards")
+
+
+@app.command(name="release")
+def release_cmd(
+    version: Annotated[str | None, typer.Argument(help="X.Y.Z")] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Say what would block a release; change nothing.")
+    ] = False,
+    root: Root = None,
+) -> None:
+    """Cut benchmark release X.Y.Z (manifest, changelog, versions, commit, tag vX.Y.Z)."""
+    from mosaiq import release
+
+    base = _root(root)
+    if check or version is None:
+        problems = release.blockers(base)
+        for p in problems:
+            typer.echo(f"blocked: {p}")
+        if problems:
+            raise typer.Exit(1)
+        typer.echo("nothing blocks a release")
+        return
+    tag = release.release(base, version)
+    typer.echo(f"released {tag}: push the tag with `git push origin {tag}`")
+
+
 def main() -> None:
     try:
         app()

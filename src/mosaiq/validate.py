@@ -8,7 +8,10 @@ own checks add:
 - ``clip-mismatch``: clip means and counts agree with an aggregation of the published responses;
 - ``row-accounting``: published + excluded rows = raw rows, and the descriptor's counts are right;
 - ``catalogue-mismatch``: the catalogue's measured counts agree with the packages;
-- ``personal-data``: no column of a published table is a personal-data column.
+- ``personal-data``: no column of a published table is a personal-data column;
+- ``feature-*``: every feature record's stored value exists with its declared dimension and
+  dtype, is finite, matches its checksum, has norm 1 (CLIP embeddings) or group ratios in [0, 1]
+  summing to at most 1 (segmentation summaries), and its provenance has the required keys.
 
 Every issue names the file, the row (as a spreadsheet shows it: header = row 1) and the field.
 The report is deterministic JSON (no timings), so a rerun on the same files gives the same bytes.
@@ -101,6 +104,7 @@ class Report:
                 "row-accounting",
                 "catalogue-mismatch",
                 "personal-data",
+                "features",
             ],
             "packages": {
                 p.name: {
@@ -319,6 +323,11 @@ def _semantic_issues(
                 f"but the raw source has {raw_rows}",
             )
         )
+    if typed and "features" in tables:
+        from mosaiq.features.checks import feature_problems
+
+        for row, field, code, message in feature_problems(pkg, tables["features"]):
+            issues.append(Issue("error", code, files["features"], message, row=row, field=field))
     harmonisation = meta.get("harmonisation")
     responses = tables.get("responses")
     if not typed or responses is None:

@@ -1,0 +1,410 @@
+"""Exports generated from the built, validated packages.
+
+- ``exports/parquet/<DS>/<table>.parquet``: every table with the schema's types (nullable
+  integers stay integers), plus ``exports/parquet/README.md``, a dataset card whose front matter
+  lists ``configs:`` in the Hugging Face style, so ``datasets.load_dataset("parquet",
+  data_files=...)`` and ``pandas.read_parquet`` read them directly;
+- ``exports/croissant.json``: Croissant (MLCommons) JSON-LD metadata of the benchmark: one record
+  set per table, fields with types and descriptions, foreign keys as references, licence and
+  citation per source, every CSV as a file object with its sha256;
+- ``exports/cards/<DS>.md``: a data card per dataset in datasheet sections, every number in it
+  measured from the catalogue and the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mosaiq.build import BUILT, package_dir, read_descriptor
+from mosaiq.package import read_table, write_files_atomically
+from mosaiq.settings import DATASETS, data_version, load_params, param, read_yaml
+
+EXPORTS = Path("exports")
+CROISSANT_TYPES = {
+    "string": "sc:Text",
+    "number": "sc:Float",
+    "integer": "sc:Integer",
+    "boolean": "sc:Boolean",
+}
+CROISSANT_CONTEXT = {
+    "@language": "en",
+    "@vocab": "https://schema.org/",
+    "citeAs": "cr:citeAs",
+    "column": "cr:column",
+    "conformsTo": "dct:conformsTo",
+    "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/",
+    "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "dct": "http://purl.org/dc/terms/",
+    "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract",
+    "field": "cr:field",
+    "fileProperty": "cr:fileProperty",
+    "fileObject": "cr:fileObject",
+    "fileSet": "cr:fileSet",
+    "format": "cr:format",
+    "includes": "cr:includes",
+    "isLiveDataset": "cr:isLiveDataset",
+    "jsonPath": "cr:jsonPath",
+    "key": "cr:key",
+    "md5": "cr:md5",
+    "parentField": "cr:parentField",
+    "path": "cr:path",
+    "recordSet": "cr:recordSet",
+    "references": "cr:references",
+    "regex": "cr:regex",
+    "repeated": "cr:repeated",
+    "replace": "cr:replace",
+    "samplingRate": "cr:samplingRate",
+    "equivalentProperty": "cr:equivalentProperty",
+    "sc": "https://schema.org/",
+    "separator": "cr:separator",
+    "source": "cr:source",
+    "subField": "cr:subField",
+    "transform": "cr:transform",
+}
+
+
+def built(root: Path) -> list[str]:
+    return [
+        ds
+        for ds in DATASETS
+        if (read_descriptor(root, ds) or {}).get("mosaiq", {}).get("build_status") == BUILT
+    ]
+
+
+def _tables(root: Path, dataset: str) -> list[tuple[str, Path, dict[str, Any]]]:
+    pkg = package_dir(root, dataset)
+    descriptor = read_descriptor(root, dataset)
+    return [
+        (r["name"], pkg / r["path"], read_yaml(pkg / r["schema"])) for r in descriptor["resources"]
+    ]
+
+
+def _arrow_table(df: pd.DataFrame, schema: dict[str, Any]):
+    import pyarrow as pa
+
+    types = {
+        "integer": pa.int64(),
+        "number": pa.float64(),
+        "boolean": pa.bool_(),
+        "string": pa.string(),
+    }
+    fields, arrays = [], []
+    for f in schema["fields"]:
+        t = types.get(f.get("type", "string"), pa.string())
+        meta = {k: str(f[k]) for k in ("description", "unit", "title") if f.get(k)}
+        fields.append(pa.field(f["name"], t, nullable=True, metadata=meta or None))
+        arrays.append(pa.array(df[f["name"]], type=t, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def export_parquet(root: Path) -> list[Path]:
+    import pyarrow.parquet as pq
+
+    out_dir = root / EXPORTS / "parquet"
+    files: dict[Path, bytes] = {}
+    configs = []
+    for ds in built(root):
+        for name, path, schema in _tables(root, ds):
+            table = _arrow_table(read_table(path, schema), schema)
+            buf = io.BytesIO()
+            pq.write_table(table, buf, compression="zstd")
+            target = out_dir / ds / f"{name}.parquet"
+            files[target] = buf.getvalue()
+            configs.append((f"{ds}-{name}", f"{ds}/{name}.parquet", table.num_rows))
+    files[out_dir / "README.md"] = _parquet_card(root, configs).encode()
+    write_files_atomically(files)
+    return sorted(files)
+
+
+def _parquet_card(root: Path, configs: list[tuple[str, str, int]]) -> str:
+    params = load_params(root)
+    lines = [
+        "---",
+        "pretty_name: MOSAIQ",
+        f"version: {data_version(params)}",
+        "license: other",
+        "configs:",
+    ]
+    for name, path, _rows in configs:
+        lines += [
+            f"- config_name: {name}",
+            "  data_files:",
+            "  - split: train",
+            f"    path: {path}",
+        ]
+    lines += [
+        "---",
+        "",
+        "# MOSAIQ tables as Parquet",
+        "",
+        "Every table of every built MOSAIQ package, with the types of its Frictionless "
+        "schema (nullable integers stay integers; field descriptions and units are kept "
+        "as field metadata). The split named `train` is only the loader's default name: "
+        "the benchmark's splits are defined by its tasks.",
+        "",
+        "```python",
+        "import pandas as pd",
+        'clips = pd.read_parquet("ISD/clips.parquet")',
+        "",
+        "from datasets import load_dataset",
+        'ds = load_dataset("parquet", data_files="ISD/clips.parquet")',
+        "```",
+        "",
+        "| config | file | rows |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {n} | {p} | {r:,} |" for n, p, r in configs]
+    lines += [
+        "",
+        "Licences differ per source dataset: see `catalogue/data/datasets.csv` and each "
+        "package's `datapackage.yaml`. Cite MOSAIQ and every source dataset you use.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def croissant(root: Path) -> dict[str, Any]:
+    params = load_params(root)
+    catalogue = read_table(
+        root / "catalogue/data/datasets.csv",
+        read_yaml(root / "catalogue/schemas/datasets.schema.yaml"),
+    )
+    facts = catalogue.set_index("dataset_id")
+    distribution, record_sets = [], []
+    for ds in built(root):
+        for name, path, schema in _tables(root, ds):
+            file_id = f"{ds}/{name}.csv"
+            distribution.append(
+                {
+                    "@type": "cr:FileObject",
+                    "@id": file_id,
+                    "name": file_id,
+                    "description": f"{ds} {name} table (CSV)",
+                    # relative to this metadata file (exports/croissant.json)
+                    "contentUrl": os.path.relpath(path, root / EXPORTS),
+                    "encodingFormat": "text/csv",
+                    "sha256": _sha256(path),
+                }
+            )
+            rs_id = f"{ds}_{name}"
+            fields = []
+            refs = {
+                fk["fields"][0]: fk["reference"]
+                for fk in schema.get("foreignKeys", [])
+                if len(fk["fields"]) == 1
+            }
+            for f in schema["fields"]:
+                field: dict[str, Any] = {
+                    "@type": "cr:Field",
+                    "@id": f"{rs_id}/{f['name']}",
+                    "name": f"{rs_id}/{f['name']}",
+                    "description": " ".join(
+                        str(f.get("description") or f.get("title") or f["name"]).split()
+                    ),
+                    "dataType": CROISSANT_TYPES.get(f.get("type", "string"), "sc:Text"),
+                    "source": {"fileObject": {"@id": file_id}, "extract": {"column": f["name"]}},
+                }
+                if f["name"] in refs:
+                    ref = refs[f["name"]]
+                    field["references"] = {
+                        "field": {"@id": f"{ds}_{ref['resource']}/{ref['fields'][0]}"}
+                    }
+                fields.append(field)
+            record = {
+                "@type": "cr:RecordSet",
+                "@id": rs_id,
+                "name": rs_id,
+                "description": schema.get("title", name),
+                "field": fields,
+            }
+            key = schema.get("primaryKey") or []
+            if key:
+                record["key"] = (
+                    [{"@id": f"{rs_id}/{k}"} for k in key]
+                    if len(key) > 1
+                    else {"@id": f"{rs_id}/{key[0]}"}
+                )
+            record_sets.append(record)
+    sources = [
+        {
+            "@type": "sc:Dataset",
+            "name": row["title"],
+            "citation": row["citation"],
+            "identifier": f"https://doi.org/{row['doi']}",
+            "license": row["licence"],
+        }
+        for _, row in facts.loc[built(root)].reset_index().iterrows()
+    ]
+    return {
+        "@context": CROISSANT_CONTEXT,
+        "@type": "sc:Dataset",
+        "name": "MOSAIQ",
+        "description": (
+            "A standardised multimodal benchmark for soundscape AI research: "
+            "perceptual ratings (ISO/TS 12913 PAQs and ISO coordinates, or "
+            "annoyance), clip metadata, acoustic indicators and visual features of "
+            + ", ".join(built(root))
+            + " under one schema."
+        ),
+        "conformsTo": "http://mlcommons.org/croissant/1.0",
+        "version": data_version(params),
+        **({"url": url} if (url := param(params, "release.url")) else {}),
+        **({"datePublished": published} if (published := _date_released(root)) else {}),
+        "license": sorted({str(v) for v in facts.loc[built(root), "licence"]}),
+        "citeAs": (
+            "MOSAIQ benchmark, version " + data_version(params) + "; and the source "
+            "datasets: " + " | ".join(facts.loc[built(root), "citation"].str.strip())
+        ),
+        "isBasedOn": sources,
+        "distribution": distribution,
+        "recordSet": record_sets,
+    }
+
+
+def _date_released(root: Path) -> str | None:
+    cff = root / "CITATION.cff"
+    if cff.is_file():
+        for line in cff.read_text().splitlines():
+            if line.startswith("date-released:"):
+                return line.split(":", 1)[1].strip().strip("'\"")
+    return None
+
+
+def export_croissant(root: Path) -> Path:
+    target = root / EXPORTS / "croissant.json"
+    text = json.dumps(croissant(root), indent=2, ensure_ascii=False) + "\n"
+    write_files_atomically({target: text.encode()})
+    return target
+
+
+def data_card(root: Path, dataset: str) -> str:
+    from mosaiq.catalogue import measured_counts
+
+    cat = read_table(
+        root / "catalogue/data/datasets.csv",
+        read_yaml(root / "catalogue/schemas/datasets.schema.yaml"),
+    )
+    f = cat.set_index("dataset_id").loc[dataset]
+    descriptor = read_descriptor(root, dataset)
+    meta = descriptor["mosaiq"]
+    m = measured_counts(root, dataset)
+    tables = {name: read_table(path, schema) for name, path, schema in _tables(root, dataset)}
+    excl = tables["exclusions"]["reason_code"].value_counts().sort_index()
+    reasons = meta.get("reasons", {})
+    responses, clips = tables["responses"], tables["clips"]
+    flags = responses.get("source_flags", pd.Series(dtype="string")).dropna()
+    flag_counts = flags.str.split(";").explode().value_counts().sort_index()
+    clip_flags = clips.get("source_flags", pd.Series(dtype="string")).dropna()
+    clip_flag_counts = clip_flags.str.split(";").explode().value_counts().sort_index()
+    harm = meta.get("harmonisation", {})
+    lang = responses["language"].value_counts().sort_index()
+    committed = (
+        "git (the source licence allows it)"
+        if dataset == "ISD"
+        else "the DVC remote only (built from the user's own download, never committed)"
+    )
+    lines = [
+        f"# Data card: {f['title']}",
+        "",
+        f"MOSAIQ package `datasets/{dataset}`, version {descriptor['version']}. "
+        "Every number below is measured from the package.",
+        "",
+        "## Motivation",
+        "",
+        " ".join(str(f["summary"]).split()),
+        "",
+        f"Source: {' '.join(str(f['citation']).split())} (doi:{f['doi']}).",
+        "",
+        "## Composition",
+        "",
+        f"- clips: {m['n_clips']:,}; responses: {m['n_responses']:,}; participants: "
+        f"{m['n_participants']:,}; raw rows: {m['n_raw_rows']:,}; excluded rows: "
+        f"{m['n_excluded']:,}",
+        f"- literature counts: clips {_num(f['literature_n_clips'])}, responses "
+        f"{_num(f['literature_n_responses'])}, participants "
+        f"{_num(f['literature_n_participants'])}",
+        "- responses per language: " + ", ".join(f"{k} {v:,}" for k, v in lang.items()),
+        "- tables: "
+        + ", ".join(f"{n} ({len(t):,} rows, {len(t.columns)} columns)" for n, t in tables.items()),
+        "",
+        "## Collection",
+        "",
+        f"- setting: {f['setting']}",
+        f"- rating framework: {f['rating_framework']}; scale: {f['rating_scale']}",
+        f"- modalities: {str(f['modalities']).replace(';', ', ')}",
+        "",
+        "## Preprocessing done here",
+        "",
+    ]
+    if harm:
+        q = harm["quality"]
+        lines += [
+            f"- ISO coordinates on the {harm['scale']['minimum']:g}-{harm['scale']['maximum']:g}"
+            f" scale; equal angles (the ISO/TS 12913-3 formula) and language angles from the "
+            f"`{harm['angle_table']}` table, centred on the scale midpoint",
+            f"- quality rules: at least {q['min_paq_items']} PAQ items rated; straight-lining: "
+            f"{q['straightlining']}",
+        ]
+    lines += ["- exclusions by reason:"]
+    lines += [f"  - `{code}` ({reasons.get(code, '')}): {n:,}" for code, n in excl.items()] or [
+        "  - none"
+    ]
+    if len(flag_counts) or len(clip_flag_counts):
+        lines += [
+            "- kept rows with source flags: "
+            + ", ".join(
+                f"`{k}` {v:,}" for k, v in [*flag_counts.items(), *clip_flag_counts.items()]
+            )
+        ]
+    for raw in meta.get("raw_inputs", []):
+        lines += [f"- raw input: {raw['file']} ({raw['rows']:,} rows, sha256 {raw['sha256']})"]
+    lines += [
+        "",
+        "## Uses",
+        "",
+        "Benchmarking models of soundscape perception (ISO Pleasant/Eventful, PAQ means"
+        + (", annoyance, sound-source tags" if "annoyance" in responses.columns else "")
+        + ") from acoustic indicators and visual features; cross-dataset and "
+        "cross-lingual comparisons through the shared schema. Not for identifying or "
+        "profiling people: personal data is not published.",
+        "",
+        "## Distribution and licence",
+        "",
+        f"- licence: {f['licence']} ({' '.join(str(f['licence_note']).split())})",
+        f"- tables are distributed through {committed}",
+        "- cite the source dataset (above) and the MOSAIQ release",
+        "",
+        "## Maintenance",
+        "",
+        "Rebuilt by `dvc repro` from the raw source; changes are listed in CHANGELOG.md "
+        "and releases are git tags (`vX.Y.Z`). Report problems in the repository's issue "
+        "tracker.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _num(value: Any) -> str:
+    return "not reported" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def export_cards(root: Path) -> list[Path]:
+    files = {
+        root / EXPORTS / "cards" / f"{ds}.md": data_card(root, ds).encode() for ds in built(root)
+    }
+    write_files_atomically(files)
+    return sorted(files)

@@ -1,0 +1,209 @@
+"""Feature records and the arrays they point to.
+
+Each feature definition of a dataset has a record file ``datasets/<DS>/features/<name>.csv``
+(FeatureRecord rows, in git) and an array folder ``datasets/<DS>/features/<name>/`` (DVC cache
+and remote). ``mosaiq features collect <DS>`` merges the record files into the package's
+``data/features.csv``.
+
+Array layouts (``clip.storage``):
+
+- ``shards`` (default): one ``.npy`` matrix per checkpoint of a run, named by the hash of its
+  bytes; a record points to its shard and row. Thousands of clips make a handful of files, which
+  is what makes ``dvc push``/``pull`` fast (see the README's measurements);
+- ``npy``: one ``.npy`` vector per clip, named by clip ID;
+- ``base64``: no file; the little-endian bytes in ``feature_value_json``.
+
+Every file is written under a temporary name and renamed into place; the record file is
+rewritten atomically after its arrays, so an interrupted run leaves either a record with its
+array or an unreferenced array (deleted by the next run), never a record without its array.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mosaiq.errors import MosaiqError
+from mosaiq.package import read_table, table_to_csv, write_files_atomically
+
+LAYOUTS = ("shards", "npy", "base64")
+DTYPES = ("float16", "float32", "float64")
+FEATURES_DIR = "features"
+
+
+def dataset_dir(root: Path, dataset: str) -> Path:
+    return root / "datasets" / dataset
+
+
+def records_path(root: Path, dataset: str, name: str) -> Path:
+    return dataset_dir(root, dataset) / FEATURES_DIR / f"{name}.csv"
+
+
+def arrays_dir(root: Path, dataset: str, name: str) -> Path:
+    return dataset_dir(root, dataset) / FEATURES_DIR / name
+
+
+def feature_schema(root: Path, dataset: str) -> dict[str, Any]:
+    from mosaiq.build import adapter, schemas_for
+    from mosaiq.settings import load_params
+
+    return schemas_for(root, adapter(dataset), load_params(root))["features"]
+
+
+def read_records(root: Path, dataset: str, name: str) -> pd.DataFrame:
+    schema = feature_schema(root, dataset)
+    path = records_path(root, dataset, name)
+    if path.is_file():
+        return read_table(path, schema)
+    cols = [f["name"] for f in schema["fields"]]
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+
+
+def records_bytes(root: Path, dataset: str, records: pd.DataFrame) -> bytes:
+    """Records as CSV; fields a feature does not use are written empty."""
+    schema = feature_schema(root, dataset)
+    extra = sorted(set(records.columns) - {f["name"] for f in schema["fields"]})
+    if extra:
+        raise MosaiqError(f"{dataset}/features: fields not in the FeatureRecord schema: {extra}")
+    records = records.reindex(columns=[f["name"] for f in schema["fields"]])
+    return table_to_csv(records, schema, table=f"{dataset}/features")
+
+
+def write_records(root: Path, dataset: str, name: str, records: pd.DataFrame) -> None:
+    write_files_atomically(
+        {records_path(root, dataset, name): records_bytes(root, dataset, records)}
+    )
+
+
+def collect(root: Path, dataset: str) -> tuple[Path, int]:
+    """Merge every record file of the dataset into ``data/features.csv``."""
+    folder = dataset_dir(root, dataset) / FEATURES_DIR
+    frames = [read_records(root, dataset, p.stem) for p in sorted(folder.glob("*.csv"))]
+    frames = [f for f in frames if not f.empty]
+    schema = feature_schema(root, dataset)
+    merged = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame({f["name"]: pd.Series(dtype="object") for f in schema["fields"]})
+    )
+    duplicated = merged["feature_id"].duplicated()
+    if duplicated.any():
+        raise MosaiqError(
+            f"{dataset}: feature_id {merged.loc[duplicated, 'feature_id'].iloc[0]} "
+            "is in two record files"
+        )
+    target = dataset_dir(root, dataset) / "data" / "features.csv"
+    write_files_atomically({target: table_to_csv(merged, schema, table=f"{dataset}/features")})
+    return target, len(merged)
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def vector_checksum(vector: np.ndarray) -> str:
+    v = np.ascontiguousarray(vector, dtype=vector.dtype.newbyteorder("<"))
+    return hashlib.sha256(v.tobytes()).hexdigest()
+
+
+def _safe_name(clip_id: str) -> str:
+    return clip_id.replace(os.sep, "_").replace("/", "_")
+
+
+class ArrayStore:
+    """Writes vectors in one layout and reads them back from a record."""
+
+    def __init__(self, base: Path, name: str, layout: str, dtype: str) -> None:
+        if layout not in LAYOUTS:
+            raise MosaiqError(f"clip.storage {layout!r} is not one of {LAYOUTS}")
+        if dtype not in DTYPES:
+            raise MosaiqError(f"clip.dtype {dtype!r} is not one of {DTYPES}")
+        self.base, self.name, self.layout, self.dtype = base, name, layout, np.dtype(dtype)
+        self.folder = base / FEATURES_DIR / name
+
+    def put(self, clip_ids: Sequence[str], vectors: np.ndarray) -> list[dict[str, Any]]:
+        """Store the vectors (one per clip); the record fields that locate each one."""
+        data = np.asarray(vectors, dtype=self.dtype)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        rel = f"{FEATURES_DIR}/{self.name}"
+        out: list[dict[str, Any]] = []
+        if self.layout == "shards":
+            payload = _npy_bytes(data)
+            fname = f"shard-{hashlib.sha256(payload).hexdigest()[:16]}.npy"
+            write_files_atomically({self.folder / fname: payload})
+            for row, (_cid, vec) in enumerate(zip(clip_ids, data, strict=True)):
+                out.append(
+                    {
+                        "value_format": "array_shard",
+                        "feature_path": f"{rel}/{fname}",
+                        "feature_row": row,
+                        "checksum": vector_checksum(vec),
+                    }
+                )
+        elif self.layout == "npy":
+            files = {}
+            for cid, vec in zip(clip_ids, data, strict=True):
+                fname = f"{_safe_name(cid)}.npy"
+                files[self.folder / fname] = _npy_bytes(vec)
+                out.append(
+                    {
+                        "value_format": "array",
+                        "feature_path": f"{rel}/{fname}",
+                        "checksum": vector_checksum(vec),
+                    }
+                )
+            write_files_atomically(files)
+        else:
+            for vec in data:
+                le = np.ascontiguousarray(vec, dtype=vec.dtype.newbyteorder("<"))
+                value = {
+                    "dtype": str(self.dtype),
+                    "shape": list(vec.shape),
+                    "base64": base64.b64encode(le.tobytes()).decode("ascii"),
+                }
+                out.append(
+                    {
+                        "value_format": "base64",
+                        "feature_value_json": json.dumps(value, separators=(",", ":")),
+                        "checksum": vector_checksum(vec),
+                    }
+                )
+        return out
+
+    def remove_unreferenced(self, referenced: set[str]) -> list[Path]:
+        """Delete array files that no record refers to (left by an interrupted run)."""
+        removed = []
+        if self.folder.is_dir():
+            for path in self.folder.iterdir():
+                rel = f"{FEATURES_DIR}/{self.name}/{path.name}"
+                if path.is_file() and rel not in referenced:
+                    path.unlink()
+                    removed.append(path)
+        return removed
+
+
+def load_vector(dataset_root: Path, record: pd.Series | dict[str, Any]) -> np.ndarray:
+    """The stored vector of one record."""
+    fmt = record["value_format"]
+    if fmt == "base64":
+        value = json.loads(record["feature_value_json"])
+        raw = base64.b64decode(value["base64"])
+        return np.frombuffer(raw, dtype=np.dtype(value["dtype"]).newbyteorder("<")).reshape(
+            value["shape"]
+        )
+    path = dataset_root / str(record["feature_path"])
+    array = np.load(path, allow_pickle=False)
+    if fmt == "array_shard":
+        return array[int(record["feature_row"])]
+    return array
