@@ -178,3 +178,35 @@ def tiny_clip_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     (path / "open_clip_config.json").write_text(json.dumps(TINY_CLIP))
     return path
+
+
+def working_tree_copy(dest: Path) -> Path:
+    """The repository's tracked and untracked (not ignored) files, committed in a new repo."""
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for rel in filter(None, listed):
+        src = REPO / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    run(["git", "init", "-q"], cwd=dest)
+    run([*git, "add", "-A"], cwd=dest)
+    run([*git, "commit", "-q", "-m", "snapshot"], cwd=dest)
+    return dest
+
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+
+
+def commit_all(repo: Path, message: str) -> None:
+    run([*GIT, "add", "-A"], cwd=repo)
+    run([*GIT, "commit", "-q", "-m", message], cwd=repo)

@@ -2,37 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import BIN, REPO, run
-
-
-def working_tree_copy(dest: Path) -> Path:
-    """The repository's tracked and untracked (not ignored) files, committed in a new repo."""
-    listed = (
-        subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=REPO,
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for rel in filter(None, listed):
-        src = REPO / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
-    run(["git", "init", "-q"], cwd=dest)
-    run([*git, "add", "-A"], cwd=dest)
-    run([*git, "commit", "-q", "-m", "snapshot"], cwd=dest)
-    return dest
+from tests.conftest import BIN, run, working_tree_copy
 
 
 @pytest.mark.slow
@@ -89,3 +61,27 @@ def test_changing_the_angle_table_marks_exactly_the_paq_builds(tmp_path):
     assert changed == {"build@ISD", "build-local@ARAUS", "build-local@SATP"}, status
     diff = run([dvc, "params", "diff"], cwd=repo).stdout
     assert "build.harmonise.angle_table" in diff and "satp_sem" in diff
+
+
+@pytest.mark.slow
+def test_a_feature_setting_on_a_branch_shows_in_params_diff_and_marks_only_its_stages(tmp_path):
+    repo = working_tree_copy(tmp_path / "repo")
+    dvc = str(BIN / "dvc")
+    run([dvc, "repro"], cwd=repo)
+    run(["git", "checkout", "-q", "-b", "bf16"], cwd=repo)
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("precision: fp32", "precision: bf16"))
+    run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qam", "bf16"],
+        cwd=repo,
+    )
+    main = run(["git", "rev-parse", "HEAD~1"], cwd=repo).stdout.strip()
+    diff = run([dvc, "params", "diff", main, "HEAD"], cwd=repo).stdout
+    assert "clip.precision" in diff and "fp32" in diff and "bf16" in diff
+    status = run([dvc, "status"], cwd=repo).stdout
+    changed = {
+        line.rstrip(":")
+        for line in status.splitlines()
+        if line and not line.startswith((" ", "\t"))
+    }
+    assert changed == {f"clip@{ds}" for ds in ("ISD", "ARAUS", "SATP", "DeLTA")}, status

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mosaiq.build import BUILT, package_dir, read_descriptor
 from mosaiq.errors import MosaiqError
+from mosaiq.layout import BUILT, package_dir, read_descriptor
 from mosaiq.package import read_table
 from mosaiq.settings import DATASETS, find_root, read_yaml
 

@@ -31,6 +31,7 @@ import pandas as pd
 
 from mosaiq.errors import MosaiqError, RawInputAbsent
 from mosaiq.harmonise import add_iso_coordinates, aggregate_clips, linear_map, straightlined
+from mosaiq.layout import BUILT, NOT_BUILT_ABSENT, package_dir, read_descriptor
 from mosaiq.package import table_to_csv, write_files_atomically, yaml_bytes
 from mosaiq.paq import LIKERT_5, PAQ_IDS, Scale
 from mosaiq.schema import TableSpec, compose, field_names
@@ -39,8 +40,6 @@ from mosaiq.sources.base import SourceTables, exclusions_frame
 
 ADAPTERS = {ds: f"mosaiq.sources.{ds.lower()}" for ds in DATASETS}
 
-BUILT = "built"
-NOT_BUILT_ABSENT = "not built: raw input absent"
 
 SHARED_REASONS = {
     "incomplete_paq": "fewer PAQ items rated than build.harmonise.quality.min_paq_items",
@@ -72,10 +71,6 @@ def adapter(dataset: str) -> ModuleType:
     if dataset not in ADAPTERS:
         raise MosaiqError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
     return importlib.import_module(ADAPTERS[dataset])
-
-
-def package_dir(root: Path, dataset: str) -> Path:
-    return root / "datasets" / dataset
 
 
 def catalogue_facts(root: Path) -> dict[str, dict[str, Any]]:
@@ -390,8 +385,3 @@ def _descriptor(
         "mosaiq": mosaiq,
         "resources": resources,
     }
-
-
-def read_descriptor(root: Path, dataset: str) -> dict[str, Any] | None:
-    path = package_dir(root, dataset) / "datapackage.yaml"
-    return read_yaml(path) if path.is_file() else None

@@ -147,9 +147,8 @@ def info(root: Root = None) -> None:
     """What is built here: status and counts per dataset, and the last validation."""
     import json
 
-    from mosaiq.build import read_descriptor
+    from mosaiq.layout import REPORT_PATH, read_descriptor
     from mosaiq.settings import DATASETS
-    from mosaiq.validate import REPORT_PATH
 
     base = _root(root)
     report_path = base / REPORT_PATH

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from mosaiq.build import BUILT, package_dir, read_descriptor
+from mosaiq.layout import BUILT, package_dir, read_descriptor
 from mosaiq.package import read_table, write_files_atomically
 from mosaiq.settings import DATASETS, data_version, load_params, param, read_yaml
 

@@ -60,7 +60,7 @@ def _dvc_json(args: list[str], root: Path) -> Any:
 
 def blockers(root: Path) -> list[str]:
     """Everything that prevents a release now (empty: a release can be cut)."""
-    from mosaiq.build import BUILT, read_descriptor
+    from mosaiq.layout import BUILT, read_descriptor
     from mosaiq.validate import REPORT_PATH
 
     problems = []
@@ -147,7 +147,7 @@ def published_files(root: Path) -> list[Path]:
 
 
 def manifest(root: Path, version: str) -> dict[str, Any]:
-    from mosaiq.build import read_descriptor
+    from mosaiq.layout import read_descriptor
 
     sources = {}
     for ds in DATASETS:

@@ -31,13 +31,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.build import BUILT, HARMONISED, adapter, clip_aggregates, package_dir
+from mosaiq.build import HARMONISED, adapter, clip_aggregates
 from mosaiq.harmonise import ISO_COLUMNS, ISO_LANG_COLUMNS, linear_map
+from mosaiq.layout import BUILT, REPORT_PATH, package_dir
 from mosaiq.package import read_table
 from mosaiq.paq import LIKERT_5, PAQ_IDS, Scale, angles_for_languages, iso_coordinates
 from mosaiq.settings import DATASETS, load_params, param, read_yaml
-
-REPORT_PATH = Path("reports") / "validation.json"
 
 # Columns that identify or profile a person beyond what the benchmark needs.
 PERSONAL_DATA = re.compile(

@@ -1,0 +1,94 @@
+"""Parquet copies with the schema's types, a Hugging Face-style card, Croissant metadata that
+mlcroissant loads and reads, and data cards whose numbers are measured."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+import mosaiq
+from mosaiq import export
+
+
+@pytest.fixture(scope="module")
+def exported(built_all, tmp_path_factory):
+    root = tmp_path_factory.mktemp("exports") / "project"
+    shutil.copytree(built_all, root)
+    export.export_parquet(root)
+    export.export_croissant(root)
+    export.export_cards(root)
+    return root
+
+
+def test_parquet_keeps_the_schema_types_and_every_row(exported):
+    import pyarrow.parquet as pq
+
+    for ds in ("ISD", "ARAUS", "SATP", "DeLTA"):
+        for table in ("clips", "responses", "exclusions"):
+            path = exported / "exports/parquet" / ds / f"{table}.parquet"
+            frame = pd.read_parquet(path)
+            assert len(frame) == len(mosaiq.load(ds, table, root=exported))
+    schema = pq.read_schema(exported / "exports/parquet/ISD/clips.parquet")
+    assert str(schema.field("n_responses").type) == "int64"
+    assert str(schema.field("mean_ISOPleasant").type) == "double"
+    assert schema.field("LAeq_dBA").metadata[b"unit"] == b"dBA"
+    clips = pd.read_parquet(exported / "exports/parquet/ISD/clips.parquet")
+    original = mosaiq.load("ISD", "clips", root=exported)
+    pd.testing.assert_series_equal(clips["mean_ISOEventful"], original["mean_ISOEventful"])
+    delta = pd.read_parquet(
+        exported / "exports/parquet/DeLTA/responses.parquet", dtype_backend="numpy_nullable"
+    )
+    assert delta["annoyance"].isna().sum() == 12  # nullable integers stay integers
+    assert str(delta["annoyance"].dtype) == "Int64"
+
+
+def test_dataset_card_front_matter_lists_every_parquet_file(exported):
+    text = (exported / "exports/parquet/README.md").read_text()
+    front = yaml.safe_load(text.split("---")[1])
+    names = {c["config_name"] for c in front["configs"]}
+    assert {"ISD-clips", "ARAUS-responses", "SATP-clip_languages", "DeLTA-features"} <= names
+    for config in front["configs"]:
+        for files in config["data_files"]:
+            assert (exported / "exports/parquet" / files["path"]).is_file()
+
+
+def test_croissant_loads_and_reads_in_mlcroissant(exported):
+    import mlcroissant as mlc
+
+    path = exported / "exports/croissant.json"
+    meta = json.loads(path.read_text())
+    assert meta["conformsTo"] == "http://mlcommons.org/croissant/1.0"
+    assert len(meta["isBasedOn"]) == 4  # a licence and a citation per source
+    fields = {f["@id"]: f for rs in meta["recordSet"] for f in rs["field"]}
+    assert fields["SATP_responses/clip_id"]["references"] == {
+        "field": {"@id": "SATP_clips/clip_id"}
+    }
+    assert fields["ISD_clips/n_responses"]["dataType"] == "sc:Integer"
+    dataset = mlc.Dataset(jsonld=str(path))
+    for rs in ("ISD_clips", "SATP_clip_languages", "DeLTA_responses"):
+        first = next(iter(dataset.records(record_set=rs)))
+        assert first[f"{rs}/clip_id"]
+
+
+def test_data_cards_carry_measured_numbers(exported):
+    card = (exported / "exports/cards/SATP.md").read_text()
+    for section in (
+        "## Motivation",
+        "## Composition",
+        "## Collection",
+        "## Preprocessing done here",
+        "## Uses",
+        "## Distribution and licence",
+        "## Maintenance",
+    ):
+        assert section in card
+    assert "clips: 27; responses: 19,051; participants: 707; raw rows: 19,088" in card
+    assert "`rating_out_of_range` (" in card and "): 3" in card
+    assert "`duplicated_participant_id` 54" in card
+    delta = (exported / "exports/cards/DeLTA.md").read_text()
+    assert "clips: 2,890; responses: 11,650" in delta
+    assert "literature counts: clips 2,980, responses 12,210" in delta
