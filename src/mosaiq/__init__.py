@@ -1,7 +1,8 @@
 """MOSAIQ: a standardised multimodal benchmark for soundscape AI research.
 
 ``mosaiq.load("ISD", "clips")`` returns a table of a built package as a DataFrame typed by its
-schema; ``mosaiq.load_all("clips")`` stacks the built datasets on their shared columns.
+schema; ``mosaiq.load_all("clips")`` stacks the built datasets on their shared columns;
+``mosaiq.load_task("isd_iso", split="train")`` returns a benchmark task's inputs and targets.
 Heavy libraries (pandas, torch) are imported only when a function that needs them is called.
 """
 
@@ -12,7 +13,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "load", "load_all"]
+__all__ = ["__version__", "load", "load_all", "load_task"]
 
 
 def __getattr__(name: str):
@@ -20,4 +21,8 @@ def __getattr__(name: str):
         from mosaiq import api
 
         return getattr(api, name)
+    if name == "load_task":
+        from mosaiq.benchmark.tasks import load_task
+
+        return load_task
     raise AttributeError(f"module 'mosaiq' has no attribute {name!r}")

@@ -311,6 +311,91 @@ def release_cmd(
     typer.echo(f"released {tag}: push the tag with `git push origin {tag}`")
 
 
+@app.command()
+def tasks(root: Root = None) -> None:
+    """List the benchmark tasks (benchmark/tasks.yaml)."""
+    from mosaiq.benchmark.tasks import load_tasks
+
+    config = load_tasks(_root(root))
+    typer.echo(f"benchmark tasks, version {config['version']}:")
+    for name, t in config["tasks"].items():
+        typer.echo(
+            f"  {name:24} {t['dataset']:6} {t['unit']:14} split {t['split']:15} "
+            f"{len(t['targets'])} target(s)"
+        )
+
+
+@app.command()
+def splits(root: Root = None) -> None:
+    """Write the benchmark splits (benchmark/splits/*.csv and SHA256SUMS)."""
+    from mosaiq.benchmark.splits import write_splits
+
+    for name, frame in write_splits(_root(root)).items():
+        parts = frame["split"].value_counts().to_dict() if len(frame) else {}
+        typer.echo(
+            f"{name:16} {len(frame):7,} units  train {parts.get('train', 0):,}  "
+            f"test {parts.get('test', 0):,}"
+        )
+
+
+@app.command()
+def baselines(
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Only these.")] = None,
+    bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples.")] = None,
+    root: Root = None,
+) -> None:
+    """Run every baseline of every task; write results, predictions and the leaderboard."""
+    from mosaiq.benchmark.baselines import run_all
+
+    started = time.perf_counter()
+    results = run_all(_root(root), bootstrap=bootstrap, tasks=task)
+    for name, r in results.items():
+        done = [b for b, v in r.get("baselines", {}).items() if v.get("status") == "ok"]
+        typer.echo(
+            f"{name:24} {r.get('status')}: {r.get('n_test', 0):,} test units, "
+            f"baselines {', '.join(done) or '-'}"
+        )
+    typer.echo(f"all baselines in {time.perf_counter() - started:.1f} s")
+
+
+@app.command()
+def evaluate(
+    predictions: Annotated[Path, typer.Argument(help="CSV: unit_id + one column per target.")],
+    task: Annotated[str, typer.Option("--task", "-t", help="The task to score.")],
+    bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples.")] = None,
+    root: Root = None,
+) -> None:
+    """Check a submission for TASK, score it, print its metrics beside the baselines'."""
+    from mosaiq.benchmark.evaluate import evaluate as run_evaluate
+    from mosaiq.benchmark.evaluate import table
+
+    report = run_evaluate(_root(root), predictions, task, bootstrap=bootstrap)
+    typer.echo(table(report))
+
+
+@app.command()
+def plots(root: Root = None) -> None:
+    """Draw the benchmark figures (benchmark/plots/*.png)."""
+    from mosaiq.benchmark.plots import make_all
+
+    made = make_all(_root(root))
+    typer.echo(f"{len(made)} figures in benchmark/plots")
+
+
+@app.command()
+def leaderboard(
+    readme: Annotated[bool, typer.Option("--readme", help="Also update README.md.")] = False,
+    root: Root = None,
+) -> None:
+    """Print benchmark/leaderboard.md (and put it into the README with --readme)."""
+    from mosaiq.benchmark.baselines import LEADERBOARD, update_readme
+
+    base = _root(root)
+    typer.echo((base / LEADERBOARD).read_text(), nl=False)
+    if readme and not update_readme(base):
+        raise MosaiqError("README.md has no leaderboard markers")
+
+
 def main() -> None:
     try:
         app()

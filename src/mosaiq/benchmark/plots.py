@@ -1,0 +1,197 @@
+"""Figures of the benchmark (PNG files under benchmark/plots/, listed for `dvc plots`).
+
+- ``circumplex_<DS>.png``: clip ISO coordinates of a dataset, scatter over a density, on the
+  [-1, 1] circumplex with its quadrants named;
+- ``circumplex_ISD_locations.png``: the same per ISD location;
+- ``pred_vs_obs_<task>.png``: predicted against observed for each baseline of a regression task;
+- ``delta_label_prevalence.png``: how often each DeLTA source label is a clip's majority label.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mosaiq.benchmark.tasks import (
+    PREDICTIONS_DIR,
+    RESULTS_DIR,
+    get_task,
+    load_tasks,
+    task_partition,
+)
+
+PLOTS_DIR = Path("benchmark") / "plots"
+QUADRANTS = {(1, 1): "vibrant", (-1, 1): "chaotic", (-1, -1): "monotonous", (1, -1): "calm"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": 110, "font.size": 9, "svg.hashsalt": "mosaiq"})
+    return plt
+
+
+def _circumplex_axes(ax, title: str) -> None:
+    ax.set_xlim(-1, 1)
+    ax.set_ylim(-1, 1)
+    ax.set_aspect("equal")
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.axvline(0, color="0.6", lw=0.8)
+    ax.set_xlabel("ISO Pleasant")
+    ax.set_ylabel("ISO Eventful")
+    ax.set_title(title)
+    for (sx, sy), name in QUADRANTS.items():
+        ax.text(
+            0.93 * sx,
+            0.93 * sy,
+            name,
+            ha="right" if sx > 0 else "left",
+            va="top" if sy > 0 else "bottom",
+            color="0.45",
+            fontsize=8,
+        )
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None})  # no version stamp: reproducible bytes
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def circumplex(root: Path, dataset: str, out: Path) -> Path | None:
+    from mosaiq.api import load
+
+    try:
+        clips = load(dataset, "clips", root=root)
+    except Exception:
+        return None
+    if "mean_ISOPleasant" not in clips.columns or clips.empty:
+        return None
+    xy = clips[["mean_ISOPleasant", "mean_ISOEventful"]].dropna().to_numpy()
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.hexbin(
+        xy[:, 0], xy[:, 1], gridsize=24, extent=(-1, 1, -1, 1), cmap="Blues", mincnt=1, linewidths=0
+    )
+    ax.scatter(xy[:, 0], xy[:, 1], s=4, c="0.15", alpha=0.35, lw=0)
+    _circumplex_axes(ax, f"{dataset}: clip ISO coordinates (n = {len(xy):,})")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def isd_locations(root: Path, out: Path) -> Path | None:
+    from mosaiq.api import load
+
+    try:
+        clips = load("ISD", "clips", root=root)
+    except Exception:
+        return None
+    clips = clips.dropna(subset=["mean_ISOPleasant", "mean_ISOEventful"])
+    locations = sorted(clips["LocationID"].unique())
+    cols = 6
+    rows = int(np.ceil(len(locations) / cols))
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.7 * rows), sharex=True, sharey=True)
+    for ax, loc in zip(axes.ravel(), locations, strict=False):
+        sub = clips[clips["LocationID"] == loc]
+        ax.scatter(sub["mean_ISOPleasant"], sub["mean_ISOEventful"], s=6, alpha=0.6, lw=0)
+        ax.set_xlim(-1, 1)
+        ax.set_ylim(-1, 1)
+        ax.axhline(0, color="0.7", lw=0.6)
+        ax.axvline(0, color="0.7", lw=0.6)
+        ax.set_title(f"{loc} ({len(sub)})", fontsize=8)
+        ax.set_aspect("equal")
+    for ax in axes.ravel()[len(locations) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("ISO Pleasant")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("ISO Eventful")
+    fig.suptitle("ISD: clip ISO coordinates per location")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def predicted_vs_observed(root: Path, task_name: str, out: Path) -> Path | None:
+    task = get_task(root, task_name)
+    if task.is_labels:
+        return None
+    results = root / RESULTS_DIR / f"{task_name}.json"
+    if not results.is_file():
+        return None
+    result = json.loads(results.read_text())
+    baselines = [b for b, v in result.get("baselines", {}).items() if v.get("status") == "ok"]
+    if not baselines:
+        return None
+    _ds, units, _rows = task_partition(root, task, "test")
+    targets = task.targets
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        len(baselines),
+        len(targets),
+        squeeze=False,
+        figsize=(2.8 * len(targets), 2.9 * len(baselines)),
+    )
+    lo, hi = task.spec["target_range"]
+    for i, b in enumerate(baselines):
+        pred = (
+            pd.read_csv(root / PREDICTIONS_DIR / task_name / f"{b}.csv", dtype={"unit_id": str})
+            .set_index("unit_id")
+            .loc[units.index]
+        )
+        for j, t in enumerate(targets):
+            ax = axes[i, j]
+            ax.scatter(units[t], pred[t], s=6, alpha=0.5, lw=0)
+            ax.plot([lo, hi], [lo, hi], color="0.5", lw=0.8, ls="--")
+            ax.set_xlim(lo, hi)
+            ax.set_ylim(lo, hi)
+            ax.set_aspect("equal")
+            mse = result["baselines"][b]["metrics"].get(t, {}).get("mse")
+            ax.set_title(f"{t.removeprefix('mean_')}\n{b}, MSE {mse:.3f}", fontsize=8)
+            ax.set_xlabel("observed")
+            ax.set_ylabel("predicted")
+    fig.suptitle(f"{task_name}: predicted vs observed ({len(units):,} test units)")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def delta_prevalence(root: Path, out: Path) -> Path | None:
+    from mosaiq.api import load
+    from mosaiq.sources.delta import LABEL_COLUMNS
+
+    try:
+        clips = load("DeLTA", "clips", root=root)
+    except Exception:
+        return None
+    if clips.empty:
+        return None
+    prevalence = pd.Series(
+        {label: clips[col].astype(float).mean() for label, col in LABEL_COLUMNS.items()}
+    ).sort_values()
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 6.5))
+    ax.barh(prevalence.index, prevalence.to_numpy(), color="tab:blue")
+    ax.set_xlabel("share of clips where the label is a majority label")
+    ax.set_xlim(0, max(0.05, float(prevalence.max()) * 1.1))
+    ax.set_title(f"DeLTA: source label prevalence ({len(clips):,} clips)")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def make_all(root: Path) -> list[Path]:
+    out = root / PLOTS_DIR
+    made = [circumplex(root, ds, out / f"circumplex_{ds}.png") for ds in ("ISD", "ARAUS", "SATP")]
+    made.append(isd_locations(root, out / "circumplex_ISD_locations.png"))
+    for name in load_tasks(root)["tasks"]:
+        made.append(predicted_vs_observed(root, name, out / f"pred_vs_obs_{name}.png"))
+    made.append(delta_prevalence(root, out / "delta_label_prevalence.png"))
+    return [p for p in made if p is not None]
