@@ -70,20 +70,32 @@ def _save(fig, path: Path) -> Path:
 def circumplex(root: Path, dataset: str, out: Path) -> Path | None:
     from mosaiq.api import load
 
+    # few clips rated in many languages (SATP): show every clip-language mean
+    table = "clip_languages" if dataset == "SATP" else "clips"
     try:
-        clips = load(dataset, "clips", root=root)
-    except Exception:
+        clips = load(dataset, table, root=root)
+    except Exception:  # a dataset not built here has no figure
         return None
     if "mean_ISOPleasant" not in clips.columns or clips.empty:
         return None
     xy = clips[["mean_ISOPleasant", "mean_ISOEventful"]].dropna().to_numpy()
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.hexbin(
-        xy[:, 0], xy[:, 1], gridsize=24, extent=(-1, 1, -1, 1), cmap="Blues", mincnt=1, linewidths=0
-    )
-    ax.scatter(xy[:, 0], xy[:, 1], s=4, c="0.15", alpha=0.35, lw=0)
-    _circumplex_axes(ax, f"{dataset}: clip ISO coordinates (n = {len(xy):,})")
+    if len(xy) >= 1000:
+        ax.hexbin(
+            xy[:, 0],
+            xy[:, 1],
+            gridsize=24,
+            extent=(-1, 1, -1, 1),
+            cmap="Blues",
+            mincnt=1,
+            linewidths=0,
+        )
+        ax.scatter(xy[:, 0], xy[:, 1], s=4, c="0.15", alpha=0.35, lw=0)
+    else:
+        ax.scatter(xy[:, 0], xy[:, 1], s=12, alpha=0.6, lw=0)
+    unit = "clip x language" if table == "clip_languages" else "clip"
+    _circumplex_axes(ax, f"{dataset}: {unit} ISO coordinates (n = {len(xy):,})")
     fig.tight_layout()
     return _save(fig, out)
 
