@@ -30,11 +30,17 @@ from typing import Any
 import pandas as pd
 
 from mosaiq.errors import MosaiqError, RawInputAbsent
-from mosaiq.harmonise import add_iso_coordinates, aggregate_clips, linear_map, straightlined
+from mosaiq.harmonise import (
+    AGE_BAND_LABELS,
+    add_iso_coordinates,
+    aggregate_clips,
+    linear_map,
+    straightlined,
+)
 from mosaiq.layout import BUILT, NOT_BUILT_ABSENT, package_dir, read_descriptor
 from mosaiq.package import table_to_csv, write_files_atomically, yaml_bytes
 from mosaiq.paq import LIKERT_5, PAQ_IDS, Scale
-from mosaiq.schema import TableSpec, compose, field_names
+from mosaiq.schema import CLIP_FK, TableSpec, compose, field_names
 from mosaiq.settings import DATASETS, data_version, load_params, param, read_yaml
 from mosaiq.sources.base import SourceTables, exclusions_frame
 
@@ -64,7 +70,6 @@ SHARED_TABLES = {
         name="features", title="Feature records", parts=[], primary_key=[], base="feature_record"
     ),
 }
-CLIP_FK = [{"fields": ["clip_id"], "reference": {"resource": "clips", "fields": ["clip_id"]}}]
 
 
 def adapter(dataset: str) -> ModuleType:
@@ -266,6 +271,8 @@ def schema_values(mod: ModuleType, params: dict[str, Any]) -> dict[str, Any]:
         "dataset_id": mod.DATASET_ID,
         "angle_table": param(params, "build.harmonise.angle_table", "aletta2024"),
         "reason_codes": sorted({*SHARED_REASONS, *mod.REASONS}),
+        "age_bands": list(AGE_BAND_LABELS),
+        "gender_values": list(mod.GENDER_VALUES),
     }
     if scale is not None:
         values.update(

@@ -25,6 +25,9 @@ _PLACEHOLDER = re.compile(r"\$\{([a-z_.]+)\}")
 
 Part = str | Mapping[str, Any]
 
+CLIP_FK = [{"fields": ["clip_id"], "reference": {"resource": "clips", "fields": ["clip_id"]}}]
+"""The foreign key of every table whose rows belong to a clip."""
+
 
 @dataclass(frozen=True)
 class TableSpec:

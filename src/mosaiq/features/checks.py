@@ -15,23 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mosaiq.features.clip import PROVENANCE_KEYS
 from mosaiq.features.store import load_vector, vector_checksum
 
 NORM_TOLERANCE = {"float16": 2e-3, "float32": 1e-5, "float64": 1e-9}
 REQUIRED_PROVENANCE = {
-    "visual_clip_embedding": (
-        "model",
-        "pretrained",
-        "weights",
-        "checkpoint_sha256",
-        "libraries",
-        "frame_sampling",
-        "preprocessing",
-        "device",
-        "precision",
-        "generated_at",
-        "code_version",
-    ),
+    "visual_clip_embedding": PROVENANCE_KEYS,
     "visual_semantic_summary": ("class_map", "class_map_sha256", "frames_used"),
 }
 GROUP_SLACK = 1e-9

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from mosaiq.errors import InputError
-from mosaiq.harmonise import AGE_BAND_LABELS, age_band
-from mosaiq.paq import LIKERT_5
-from mosaiq.schema import TableSpec
+from mosaiq.harmonise import age_band
+from mosaiq.paq import LIKERT_5, PAQ_FROM_WORDS
+from mosaiq.schema import CLIP_FK, TableSpec
 from mosaiq.sources.base import (
     RawInput,
     SourceTables,
@@ -50,16 +50,7 @@ DATASET_ID = "ARAUS"
 SCALE = LIKERT_5
 LANGUAGE = "eng"
 
-PAQ_COLUMNS = {
-    "pleasant": "PAQ1_pleasant",
-    "vibrant": "PAQ2_vibrant",
-    "eventful": "PAQ3_eventful",
-    "chaotic": "PAQ4_chaotic",
-    "annoying": "PAQ5_annoying",
-    "monotonous": "PAQ6_monotonous",
-    "uneventful": "PAQ7_uneventful",
-    "calm": "PAQ8_calm",
-}
+PAQ_COLUMNS = PAQ_FROM_WORDS  # the files use the plain words
 OFFICIAL_COLUMNS = (
     "participant",
     "fold_r",
@@ -174,6 +165,9 @@ MEAN_COLUMNS = ("appropriate",)
 
 _FOLD = {"minimum": 0, "maximum": 5}
 
+GENDER_VALUES = ("female", "male")
+"""The normalised gender codes this source can give."""
+
 TABLES = {
     "clips": TableSpec(
         name="clips",
@@ -228,25 +222,12 @@ TABLES = {
                 "source has none.",
                 constraints={"minimum": 1, "maximum": 5},
             ),
-            field(
-                "age_band",
-                "string",
-                "Age band (from participants.csv when present).",
-                constraints={"enum": list(AGE_BAND_LABELS)},
-            ),
-            field(
-                "gender",
-                "string",
-                "Gender (from participants.csv when present).",
-                constraints={"enum": ["female", "male"]},
-            ),
+            "demographics",
             "response_source",
             "provenance",
         ],
         primary_key=["response_id"],
-        foreign_keys=[
-            {"fields": ["clip_id"], "reference": {"resource": "clips", "fields": ["clip_id"]}}
-        ],
+        foreign_keys=CLIP_FK,
     ),
 }
 

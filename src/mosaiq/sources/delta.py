@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from mosaiq.errors import InputError
-from mosaiq.harmonise import AGE_BAND_LABELS, age_band, round_derived
+from mosaiq.harmonise import age_band, round_derived
 from mosaiq.paq import Scale
-from mosaiq.schema import TableSpec
+from mosaiq.schema import CLIP_FK, TableSpec
 from mosaiq.sources.base import (
     RawInput,
     SourceTables,
@@ -129,6 +129,9 @@ CLIP_MEAN_PARTS = [
 
 _BINARY = {"enum": [0, 1]}
 
+GENDER_VALUES = tuple(sorted(GENDER.values()))
+"""The normalised gender codes this source can give."""
+
 TABLES = {
     "clips": TableSpec(
         name="clips",
@@ -196,20 +199,12 @@ TABLES = {
                 for label, col in LABEL_COLUMNS.items()
             ),
             field("experiment_version", "integer", "Version of the online experiment."),
-            field("age_band", "string", "Age band.", constraints={"enum": list(AGE_BAND_LABELS)}),
-            field(
-                "gender",
-                "string",
-                "Gender as answered.",
-                constraints={"enum": sorted(GENDER.values())},
-            ),
+            "demographics",
             "response_source",
             "provenance",
         ],
         primary_key=["response_id"],
-        foreign_keys=[
-            {"fields": ["clip_id"], "reference": {"resource": "clips", "fields": ["clip_id"]}}
-        ],
+        foreign_keys=CLIP_FK,
     ),
 }
 

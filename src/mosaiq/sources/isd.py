@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from mosaiq.errors import InputError, MosaiqError
-from mosaiq.harmonise import AGE_BAND_LABELS, age_band
-from mosaiq.paq import LIKERT_5
-from mosaiq.schema import TableSpec
+from mosaiq.harmonise import age_band
+from mosaiq.paq import LIKERT_5, PAQ_FROM_WORDS
+from mosaiq.schema import CLIP_FK, TableSpec
 from mosaiq.sources.base import (
     RawInput,
     SourceTables,
@@ -62,17 +62,7 @@ REASONS = {
     "placeholder_group_id": "GroupID is a placeholder that names no recording group",
 }
 
-# Questionnaire words of the ISD file -> shared PAQ vocabulary.
-PAQ_COLUMNS = {
-    "pleasant": "PAQ1_pleasant",
-    "vibrant": "PAQ2_vibrant",
-    "eventful": "PAQ3_eventful",
-    "chaotic": "PAQ4_chaotic",
-    "annoying": "PAQ5_annoying",
-    "monotonous": "PAQ6_monotonous",
-    "uneventful": "PAQ7_uneventful",
-    "calm": "PAQ8_calm",
-}
+PAQ_COLUMNS = PAQ_FROM_WORDS  # the files use the plain words
 
 # Sound source dominance and overall items (SSID protocol); 1-5 scales.
 SURVEY_ITEMS = {
@@ -216,6 +206,9 @@ _LIKERT = {"minimum": 1, "maximum": 5}
 CLIP_MEAN_PARTS = ["clip_counts", "paq_means", "iso_means"]
 MEAN_COLUMNS: tuple[str, ...] = ()
 
+GENDER_VALUES = tuple(sorted(set(GENDER.values())))
+"""The normalised gender codes this source can give."""
+
 TABLES = {
     "clips": TableSpec(
         name="clips",
@@ -285,26 +278,12 @@ TABLES = {
                 field(name, "integer", desc, constraints=_LIKERT)
                 for name, desc in SURVEY_ITEMS.values()
             ),
-            field(
-                "age_band",
-                "string",
-                "Age band of the respondent.",
-                constraints={"enum": list(AGE_BAND_LABELS)},
-            ),
-            field(
-                "gender",
-                "string",
-                "Gender as answered. code_1/code_2 are numeric codes used by some surveys "
-                "whose meaning the source does not document.",
-                constraints={"enum": sorted(set(GENDER.values()))},
-            ),
+            "demographics",
             "response_source",
             "provenance",
         ],
         primary_key=["response_id"],
-        foreign_keys=[
-            {"fields": ["clip_id"], "reference": {"resource": "clips", "fields": ["clip_id"]}}
-        ],
+        foreign_keys=CLIP_FK,
     ),
 }
 

@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from mosaiq.errors import InputError
-from mosaiq.harmonise import AGE_BAND_LABELS, age_band
+from mosaiq.harmonise import age_band
 from mosaiq.paq import PAQ_IDS, SLIDER_100
-from mosaiq.schema import TableSpec
+from mosaiq.schema import CLIP_FK, TableSpec
 from mosaiq.sources.base import (
     RawInput,
     SourceTables,
@@ -77,6 +77,9 @@ GENDER = {"Male": "male", "Female": "female"}
 CLIP_MEAN_PARTS = ["clip_counts", "paq_means", "paq_means_1to5", "iso_means"]
 MEAN_COLUMNS: tuple[str, ...] = ()
 
+GENDER_VALUES = tuple(sorted(GENDER.values()))
+"""The normalised gender codes this source can give."""
+
 TABLES = {
     "clips": TableSpec(
         name="clips",
@@ -112,25 +115,12 @@ TABLES = {
                 constraints={"minimum": 0, "maximum": 100},
             ),
             field("sequence_id", "integer", "Presentation sequence of the cohort's session."),
-            field(
-                "age_band",
-                "string",
-                "Age band (numeric ages only).",
-                constraints={"enum": list(AGE_BAND_LABELS)},
-            ),
-            field(
-                "gender",
-                "string",
-                "Gender as answered.",
-                constraints={"enum": sorted(GENDER.values())},
-            ),
+            "demographics",
             "response_source",
             "provenance",
         ],
         primary_key=["response_id"],
-        foreign_keys=[
-            {"fields": ["clip_id"], "reference": {"resource": "clips", "fields": ["clip_id"]}}
-        ],
+        foreign_keys=CLIP_FK,
     ),
 }
 
