@@ -3,6 +3,7 @@ weights (the real loading code: local-dir config, local checkpoint file; nothing
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -133,8 +134,6 @@ def test_local_checkpoint_file_is_loaded_and_hashed(fproject, tmp_path):
     import open_clip
     import torch
 
-    from mosaiq.features.encoder import file_sha256
-
     folder = Path(
         yaml.safe_load((fproject / "params.yaml").read_text())["clip"]["model"].split(":", 1)[1]
     )
@@ -146,7 +145,8 @@ def test_local_checkpoint_file_is_loaded_and_hashed(fproject, tmp_path):
     records = read_records(fproject, "ISD", "clip_embedding")
     prov = json.loads(records["provenance_json"].iloc[0])
     assert prov["weights"] == "checkpoint"
-    assert prov["checkpoint_sha256"] == file_sha256(folder / "open_clip_pytorch_model.bin")
+    checkpoint = (folder / "open_clip_pytorch_model.bin").read_bytes()
+    assert prov["checkpoint_sha256"] == hashlib.sha256(checkpoint).hexdigest()
     # the same weights drawn from seed 11 without the file give the same embeddings
     (folder / "open_clip_pytorch_model.bin").unlink()
     set_params(fproject, lambda p: p["clip"].update(seed=11))

@@ -9,7 +9,6 @@ downloaded then). Only the image tower is kept.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,10 @@ from typing import Any
 import numpy as np
 
 from mosaiq.errors import MosaiqError
+from mosaiq.sources.base import sha256_file as file_sha256
 
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _checkpoint_of(model: str, pretrained: str | None) -> Path | None:
