@@ -15,6 +15,19 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 BIN = Path(sys.executable).parent
 
 # Files a build needs besides the installed code.
+# The PAQ attributes in circumplex order, spelled as the raw files spell them; written out here
+# (not imported from mosaiq) so that the tests check the package against an independent list.
+PAQ_WORDS = [
+    "pleasant",
+    "vibrant",
+    "eventful",
+    "chaotic",
+    "annoying",
+    "monotonous",
+    "uneventful",
+    "calm",
+]
+
 PROJECT_FILES = (
     "params.yaml",
     "dvc.yaml",

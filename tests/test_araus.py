@@ -11,19 +11,10 @@ import pytest
 from mosaiq.api import load
 from mosaiq.build import build_dataset
 from mosaiq.errors import InputError
-from tests.conftest import set_params
+from tests.conftest import PAQ_WORDS, set_params
 
 RAW_ROWS = 25248
-WORDS = [
-    "pleasant",
-    "vibrant",
-    "eventful",
-    "chaotic",
-    "annoying",
-    "monotonous",
-    "uneventful",
-    "calm",
-]
+WORDS = PAQ_WORDS
 
 
 @pytest.fixture(scope="module")

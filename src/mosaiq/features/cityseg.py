@@ -25,7 +25,13 @@ import numpy as np
 import pandas as pd
 
 from mosaiq.errors import MosaiqError
-from mosaiq.features.store import FEATURES_DIR, dataset_dir, read_records, write_records
+from mosaiq.features.store import (
+    FEATURES_DIR,
+    dataset_dir,
+    read_records,
+    record_keys,
+    write_records,
+)
 from mosaiq.package import write_files_atomically
 from mosaiq.settings import load_params, param, read_yaml
 
@@ -184,13 +190,7 @@ def run(root: Path, dataset: str, *, mode: str = "append", limit: int | None = N
             value = summarise(found, classes)
             text = json.dumps(value, sort_keys=True, separators=(",", ":"))
             row = {
-                "feature_id": f"{cid}:{FEATURE_NAME}:{def_id}",
-                "dataset_id": dataset,
-                "clip_id": cid,
-                "feature_type": FEATURE_TYPE,
-                "feature_name": FEATURE_NAME,
-                "definition_id": def_id,
-                "source_modality": "visual",
+                **record_keys(dataset, cid, FEATURE_NAME, FEATURE_TYPE, def_id),
                 "value_format": "json",
                 "feature_dimension": len(value["class_proportions"]) or None,
                 "n_frames": value["frames_used"],

@@ -36,7 +36,7 @@ import pandas as pd
 
 from mosaiq.errors import MosaiqError
 from mosaiq.features.frames import RULES, AssetError, Frame, decode_frames, resolve_asset
-from mosaiq.features.store import ArrayStore, dataset_dir, read_records, write_records
+from mosaiq.features.store import ArrayStore, dataset_dir, read_records, record_keys, write_records
 from mosaiq.settings import load_params, param
 
 FEATURE_NAME = "clip_embedding"
@@ -261,13 +261,7 @@ def run(
             }
             rows.append(
                 {
-                    "feature_id": f"{cid}:{FEATURE_NAME}:{def_id}",
-                    "dataset_id": dataset,
-                    "clip_id": cid,
-                    "feature_type": FEATURE_TYPE,
-                    "feature_name": FEATURE_NAME,
-                    "definition_id": def_id,
-                    "source_modality": "visual",
+                    **record_keys(dataset, cid, FEATURE_NAME, FEATURE_TYPE, def_id),
                     "feature_dimension": encoder.dim,
                     "dtype": settings.dtype,
                     "frame_time_s": round(frames[0].time_s, 6),

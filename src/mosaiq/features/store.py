@@ -68,6 +68,26 @@ def read_records(root: Path, dataset: str, name: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
 
 
+def record_keys(
+    dataset: str,
+    clip_id: str,
+    name: str,
+    feature_type: str,
+    definition_id: str,
+    modality: str = "visual",
+) -> dict[str, Any]:
+    """The fields that identify a feature record (the same for every feature)."""
+    return {
+        "feature_id": f"{clip_id}:{name}:{definition_id}",
+        "dataset_id": dataset,
+        "clip_id": clip_id,
+        "feature_type": feature_type,
+        "feature_name": name,
+        "definition_id": definition_id,
+        "source_modality": modality,
+    }
+
+
 def records_bytes(root: Path, dataset: str, records: pd.DataFrame) -> bytes:
     """Records as CSV; fields a feature does not use are written empty."""
     schema = feature_schema(root, dataset)
