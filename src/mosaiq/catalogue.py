@@ -1,5 +1,10 @@
-"""The catalogue of source datasets: facts from ``catalogue/sources.yaml`` beside counts measured
-from the built packages (never typed in)."""
+"""The catalogue of soundscape datasets: facts from ``catalogue/sources.yaml`` beside counts
+measured from the built packages (never typed in).
+
+Every record of ``sources.yaml`` is a row. The datasets MOSAIQ packages get their measured counts
+and build status; the others are catalogue-only rows. Each record's ``provenance`` (its inventory
+row, whether it was checked, the values corrected and why) is flattened into the ``provenance``,
+``checked``, ``corrections`` and ``check_note`` columns."""
 
 from __future__ import annotations
 
@@ -11,11 +16,13 @@ import pandas as pd
 from mosaiq.build import catalogue_facts
 from mosaiq.layout import BUILT, package_dir, read_descriptor
 from mosaiq.package import table_to_csv, write_files_atomically, yaml_bytes
+from mosaiq.schema import field_names
 from mosaiq.settings import DATASETS, data_version, load_params, read_yaml
 
 CATALOGUE_DIR = "catalogue"
 SCHEMA = "schemas/datasets.schema.yaml"
 DATA = "data/datasets.csv"
+CATALOGUE_ONLY = "catalogue only: no MOSAIQ package"
 MEASURED = (
     "languages",
     "build_status",
@@ -28,8 +35,12 @@ MEASURED = (
 
 
 def measured_counts(root: Path, dataset: str) -> dict[str, Any]:
-    """What the built package of ``dataset`` holds (None where it is not built)."""
+    """What the built package of ``dataset`` holds (None where it is not built or where MOSAIQ
+    has no package for it)."""
     out: dict[str, Any] = dict.fromkeys(MEASURED)
+    if dataset not in DATASETS:
+        out["build_status"] = CATALOGUE_ONLY
+        return out
     descriptor = read_descriptor(root, dataset)
     if descriptor is None:
         out["build_status"] = "not built: no package"
@@ -58,21 +69,65 @@ def _rows(path: Path) -> int:
     return len(pd.read_csv(path, usecols=[0], dtype="string"))
 
 
+def provenance_columns(dataset: str, provenance: dict[str, Any]) -> dict[str, Any]:
+    """A record's ``provenance`` mapping as the catalogue's four provenance columns."""
+    if provenance.get("source") != "inventory" or not isinstance(
+        provenance.get("inventory_row"), int
+    ):
+        raise ValueError(
+            f"catalogue/sources.yaml: {dataset}: provenance needs source: inventory and an "
+            "integer inventory_row"
+        )
+    checked = bool(provenance.get("checked", False))
+    corrections = provenance.get("corrections") or []
+    text = (
+        f"literature inventory of the original MOSAIQ catalogue, row {provenance['inventory_row']}"
+    )
+    text += "; checked by MOSAIQ" if checked else "; not checked by MOSAIQ"
+    return {
+        "provenance": text,
+        "checked": checked,
+        "corrections": " | ".join(
+            f"{c['field']}: {_show(c.get('inventory'))} -> {' '.join(str(c['reason']).split())}"
+            for c in corrections
+        )
+        or None,
+        "check_note": provenance.get("check_note"),
+    }
+
+
+def _show(value: Any) -> str:
+    return "(empty)" if value is None else repr(value) if isinstance(value, str) else str(value)
+
+
 def build_catalogue(root: Path) -> Path:
     facts = catalogue_facts(root)
-    unknown = sorted(set(facts) - set(DATASETS))
-    if unknown:
-        raise ValueError(f"catalogue/sources.yaml: unknown datasets {unknown}")
+    missing = sorted(set(DATASETS) - set(facts))
+    if missing:
+        raise ValueError(f"catalogue/sources.yaml: no record for the packaged datasets {missing}")
     rows = []
-    for ds in DATASETS:
-        row = dict(facts[ds].items())
+    for ds, record in facts.items():
+        row = {k: v for k, v in record.items() if k != "provenance"}
+        row.update(provenance_columns(ds, record.get("provenance") or {}))
         row.update(measured_counts(root, ds))
         rows.append(row)
     base = root / CATALOGUE_DIR
     schema = read_yaml(base / SCHEMA)
     frame = pd.DataFrame(rows)
-    text = ("summary", "citation", "licence_note", "literature_count_note")
-    frame = frame.assign(**{k: frame[k].str.strip() for k in text})
+    for name in field_names(schema):
+        if name not in frame:
+            frame[name] = None  # a fact no record states
+    text = [
+        f["name"]
+        for f in schema["fields"]
+        if f.get("type", "string") == "string" and frame[f["name"]].notna().any()
+    ]
+    frame = frame.assign(
+        **{
+            k: frame[k].map(lambda v: " ".join(v.split()) if isinstance(v, str) else v)
+            for k in text
+        }
+    )
     files = {
         base / DATA: table_to_csv(frame, schema, sort_by=["dataset_id"], table="catalogue"),
         base / "datapackage.yaml": yaml_bytes(_descriptor(data_version(load_params(root)))),
@@ -85,7 +140,7 @@ def _descriptor(version: str) -> dict[str, Any]:
     return {
         "profile": "tabular-data-package",
         "name": "mosaiq-catalogue",
-        "title": "MOSAIQ catalogue of source datasets",
+        "title": "MOSAIQ catalogue of soundscape datasets",
         "version": version,
         "licenses": [{"name": "MIT", "path": "https://spdx.org/licenses/MIT.html"}],
         "resources": [
