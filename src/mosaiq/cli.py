@@ -396,6 +396,31 @@ def leaderboard(
         raise MosaiqError("README.md has no leaderboard markers")
 
 
+@app.command(name="db")
+def db_cmd(root: Root = None) -> None:
+    """Build exports/mosaiq.db (SQLite) and its Datasette metadata from the packages."""
+    from mosaiq.db import build_database
+
+    started = time.perf_counter()
+    db, meta = build_database(_root(root))
+    typer.echo(f"database written: {db} ({time.perf_counter() - started:.1f} s); metadata: {meta}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind (default: this machine only).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    root: Root = None,
+) -> None:
+    """Browse the catalogue, the packages and the benchmark in a web browser (Datasette)."""
+    from mosaiq.serve import serve as run_server
+
+    typer.echo(f"MOSAIQ at http://{host}:{port}/ (Ctrl-C to stop)")
+    run_server(_root(root), host=host, port=port)
+
+
 def main() -> None:
     try:
         app()
