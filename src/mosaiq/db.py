@@ -155,6 +155,11 @@ def _package_tables(root: Path, datasets: list[str]) -> dict[str, _Table]:
                     ],
                 }
             tables.setdefault(res["name"], _Table(res["name"])).add(frame, schema, ds)
+    for name, table in tables.items():
+        table.description = (
+            f"The {name} tables of the built packages ({', '.join(datasets)}), stacked: "
+            "dataset_id names the package; a column a dataset does not have is empty there."
+        )
     return tables
 
 
@@ -316,7 +321,9 @@ def _links(root: Path) -> str:
     if (root / RESULTS).is_dir():
         parts.append(f'<a href="/{DB_NAME}/leaderboard">leaderboard</a>')
     links = " · ".join(parts)
-    return f"<p>{links}</p>" + (f"<ul>{''.join(items)}</ul>" if items else "")
+    return f"<p>{links}</p>" + (
+        f'<ul class="mosaiq-figures">{"".join(items)}</ul>' if items else ""
+    )
 
 
 def metadata(root: Path, tables: dict[str, _Table]) -> dict[str, Any]:

@@ -8,7 +8,8 @@
   set per table, fields with types and descriptions, foreign keys as references, licence and
   citation per source, every CSV as a file object with its sha256;
 - ``exports/cards/<DS>.md``: a data card per dataset in datasheet sections, every number in it
-  measured from the catalogue and the package.
+  measured from the catalogue and the package; ``exports/cards/catalogue.md``: the catalogue of
+  every soundscape dataset (packaged or catalogue-only) with its recording specifications.
 """
 
 from __future__ import annotations
@@ -249,6 +250,9 @@ def croissant(root: Path) -> dict[str, Any]:
         }
         for _, row in facts.loc[built(root)].reset_index().iterrows()
     ]
+    catalogue_file, catalogue_records = _catalogue_croissant(root)
+    distribution.append(catalogue_file)
+    record_sets.append(catalogue_records)
     return {
         "@context": CROISSANT_CONTEXT,
         "@type": "sc:Dataset",
@@ -273,6 +277,110 @@ def croissant(root: Path) -> dict[str, Any]:
         "distribution": distribution,
         "recordSet": record_sets,
     }
+
+
+def _catalogue_croissant(root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The catalogue (every soundscape dataset, packaged or not) as a file object and record set."""
+    path = root / "catalogue/data/datasets.csv"
+    schema = read_yaml(root / "catalogue/schemas/datasets.schema.yaml")
+    file_id, rs_id = "catalogue/datasets.csv", "catalogue"
+    file_object = {
+        "@type": "cr:FileObject",
+        "@id": file_id,
+        "name": file_id,
+        "description": "The catalogue of soundscape datasets (CSV)",
+        "contentUrl": os.path.relpath(path, root / EXPORTS),
+        "encodingFormat": "text/csv",
+        "sha256": _sha256(path),
+    }
+    fields = [
+        {
+            "@type": "cr:Field",
+            "@id": f"{rs_id}/{f['name']}",
+            "name": f"{rs_id}/{f['name']}",
+            "description": " ".join(str(f.get("description") or f["name"]).split()),
+            "dataType": CROISSANT_TYPES.get(f.get("type", "string"), "sc:Text"),
+            "source": {"fileObject": {"@id": file_id}, "extract": {"column": f["name"]}},
+        }
+        for f in schema["fields"]
+    ]
+    record_set = {
+        "@type": "cr:RecordSet",
+        "@id": rs_id,
+        "name": rs_id,
+        "description": " ".join(str(schema.get("description", "")).split()),
+        "field": fields,
+        "key": {"@id": f"{rs_id}/dataset_id"},
+    }
+    return file_object, record_set
+
+
+def catalogue_card(root: Path) -> str:
+    """A card for the catalogue: every dataset with its specifications, counts and provenance."""
+    cat = read_table(
+        root / "catalogue/data/datasets.csv",
+        read_yaml(root / "catalogue/schemas/datasets.schema.yaml"),
+    )
+    packaged = cat[cat["dataset_id"].isin(DATASETS)]
+
+    def audio(row: pd.Series) -> str:
+        kinds = []
+        for kind in ("ambisonics", "binaural", "monaural"):
+            if row.get(f"audio_{kind}_available") is True:
+                rate = row.get(f"audio_{kind}_sampling_rate_hz")
+                bits = row.get(f"audio_{kind}_bit_depth")
+                spec = "/".join(
+                    s
+                    for s in (
+                        f"{int(bits)}-bit" if not pd.isna(bits) else "",
+                        f"{int(rate) / 1000:g} kHz" if not pd.isna(rate) else "",
+                    )
+                    if s
+                )
+                kinds.append(f"{kind} ({spec})" if spec else kind)
+        return ", ".join(kinds) or "–"
+
+    def cell(value: Any) -> str:
+        return "–" if value is None or pd.isna(value) else str(value).replace("|", "/")
+
+    lines = [
+        "# Data card: MOSAIQ catalogue of soundscape datasets",
+        "",
+        f"{len(cat)} soundscape datasets: {len(packaged)} packaged by MOSAIQ "
+        f"({', '.join(sorted(packaged['dataset_id']))}) and {len(cat) - len(packaged)} "
+        "catalogue-only. Facts are literature claims transcribed from the inventory of the "
+        "original MOSAIQ catalogue; the packaged datasets were checked against their files "
+        f"and source records. {int(cat['corrections'].notna().sum())} rows carry corrections "
+        f"of the inventory; {int((cat['licence'] == 'to confirm').sum())} licences are "
+        '"to confirm" (not checked). Columns, types and constraints: '
+        "`catalogue/schemas/datasets.schema.yaml`.",
+        "",
+        "| dataset | year | setting | audio | visual | annotation | licence | build status "
+        "| clips (literature / measured) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, row in cat.iterrows():
+        visual = (
+            " ".join(
+                str(v) for v in (row["visual_format"], row["visual_resolution"]) if not pd.isna(v)
+            )
+            if row["visual_available"] is True
+            else "–"
+        )
+        lines.append(
+            f"| {cell(row['title'])} | {cell(row['year'])} | {cell(row['experimental_setting'])} "
+            f"| {audio(row)} | {visual or '–'} | {cell(row['annotation_framework'])} "
+            f"| {cell(row['licence'])} | {cell(row['build_status'])} "
+            f"| {_num(row['literature_n_clips'])} / "
+            f"{'–' if pd.isna(row['n_clips']) else _num(row['n_clips'])} |"
+        )
+    lines += [
+        "",
+        "Where a literature count differs from the count measured in a package, both are kept "
+        "(`literature_n_*` beside `n_*`); `corrections` and `check_note` say why.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _date_released(root: Path) -> str | None:
@@ -406,5 +514,6 @@ def export_cards(root: Path) -> list[Path]:
     files = {
         root / EXPORTS / "cards" / f"{ds}.md": data_card(root, ds).encode() for ds in built(root)
     }
+    files[root / EXPORTS / "cards" / "catalogue.md"] = catalogue_card(root).encode()
     write_files_atomically(files)
     return sorted(files)

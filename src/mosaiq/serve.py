@@ -19,6 +19,7 @@ from mosaiq.db import DB_NAME, DB_PATH, METADATA_PATH, PLOTS
 from mosaiq.errors import MosaiqError
 
 TEMPLATES = Path(__file__).with_name("serve_templates")
+STATIC = Path(__file__).with_name("serve_static")
 PLUGIN_NAME = "mosaiq-serve"
 
 
@@ -63,6 +64,7 @@ def make_datasette(root: Path) -> Any:
     meta = json.loads(meta_path.read_text())
     plots = root / PLOTS
     tables = meta.get("databases", {}).get(DB_NAME, {}).get("tables", {})
+    meta["extra_css_urls"] = ["/mosaiq-static/mosaiq.css"]
     meta.setdefault("plugins", {})["mosaiq"] = {
         "figures": sorted(p.name for p in plots.glob("*.png")),
         "leaderboard": "leaderboard" in tables,
@@ -73,7 +75,10 @@ def make_datasette(root: Path) -> Any:
         immutables=[str(db)],
         metadata=meta,
         template_dir=str(TEMPLATES),
-        static_mounts=[("figures", str(plots))] if plots.is_dir() else [],
+        static_mounts=[
+            ("mosaiq-static", str(STATIC)),
+            *([("figures", str(plots))] if plots.is_dir() else []),
+        ],
         # suggested facets query every column (300 in clips): 15 s per page; facets are chosen
         settings={"facet_time_limit_ms": 2000, "sql_time_limit_ms": 5000, "suggest_facets": False},
     )
