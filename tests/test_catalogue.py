@@ -108,3 +108,31 @@ def test_a_count_for_a_catalogue_only_row_is_a_mismatch(project):
         i.code == "catalogue-mismatch" and i.field == "n_clips" and "LCS" in i.message
         for i in report.issues
     )
+
+
+def test_croissant_and_the_catalogue_card_cover_every_dataset(built_isd, tmp_path):
+    import json
+    import shutil
+
+    import mlcroissant as mlc
+
+    from mosaiq import export
+
+    root = tmp_path / "project"
+    shutil.copytree(built_isd, root)
+    path = export.export_croissant(root)
+    cat = _catalogue(root)
+    dataset = mlc.Dataset(jsonld=str(path))
+    records = list(dataset.records(record_set="catalogue"))
+    ids = sorted(r["catalogue/dataset_id"].decode() for r in records)
+    assert ids == sorted(cat.index)
+    meta = json.loads(path.read_text())
+    (rs,) = [r for r in meta["recordSet"] if r["@id"] == "catalogue"]
+    types = {f["name"]: f["dataType"] for f in rs["field"]}
+    assert types["catalogue/audio_binaural_sampling_rate_hz"] == "sc:Integer"
+    assert types["catalogue/visual_available"] == "sc:Boolean"
+    card = export.catalogue_card(root)
+    assert f"{len(cat)} soundscape datasets: 4 packaged by MOSAIQ" in card
+    for title in cat["title"]:
+        assert f"| {title} |" in card
+    assert f"| {cat.loc['ISD', 'literature_n_clips']:,} / {cat.loc['ISD', 'n_clips']:,} |" in card
