@@ -255,3 +255,61 @@ def test_the_server_listens_on_loopback_only(server):
             if state == "0A" and int(hexport, 16) == port:
                 listening.append(address)
     assert listening == ["0100007F"]  # 127.0.0.1, and no other address
+
+
+def test_the_database_has_the_schemas_keys_types_and_every_row(site):
+    import json
+
+    import sqlite_utils
+
+    db = sqlite_utils.Database(site / "exports/mosaiq.db")
+    for table in ("clips", "responses", "exclusions", "clip_languages"):
+        expected = sum(len(_package(site, ds, table)) for ds in ("ISD", "ARAUS", "SATP", "DeLTA"))
+        assert db[table].count == expected, table
+    assert db["catalogue"].count == 20
+    fks = {(fk.column, fk.other_table, fk.other_column) for fk in db["responses"].foreign_keys}
+    assert fks == {("clip_id", "clips", "clip_id"), ("dataset_id", "catalogue", "dataset_id")}
+    assert db["clips"].pks == ["clip_id"]
+    assert db["clip_languages"].pks == ["clip_id", "language"]
+    types = db["clips"].columns_dict
+    assert types["n_responses"] is int and types["mean_ISOPleasant"] is float
+    assert types["LocationID"] is str
+    orphans = db.execute(
+        "select count(*) from responses r left join clips c on c.clip_id = r.clip_id "
+        "where c.clip_id is null"
+    ).fetchone()[0]
+    assert orphans == 0
+    meta = json.loads((site / "exports/mosaiq.metadata.json").read_text())
+    tables = meta["databases"]["mosaiq"]["tables"]
+    assert "[unit: sone]" in tables["clips"]["columns"]["N5_sone"]
+    assert tables["responses"]["facets"] == ["dataset_id", "language", "angle_set"]
+    assert set(meta["databases"]["mosaiq"]["queries"]) == {
+        "clips_per_location",
+        "iso_means_per_location_and_language",
+        "exclusions_by_reason",
+    }
+
+
+def test_a_failed_database_build_keeps_the_old_one(built_isd, tmp_path):
+    from mosaiq.db import build_database
+    from mosaiq.errors import MosaiqError
+
+    root = tmp_path / "project"
+    shutil.copytree(built_isd, root)
+    db, meta = build_database(root)
+    before = db.read_bytes(), meta.read_bytes()
+    responses = root / "datasets/ISD/data/responses.csv"
+    lines = responses.read_text().splitlines(keepends=True)
+    responses.write_text("".join([*lines, lines[1]]))  # a duplicated response_id
+    with pytest.raises(MosaiqError, match="responses"):
+        build_database(root)
+    assert (db.read_bytes(), meta.read_bytes()) == before
+    assert sorted(p.name for p in db.parent.iterdir()) == ["mosaiq.db", "mosaiq.metadata.json"]
+
+
+def test_serve_without_a_database_says_how_to_build_it(project):
+    from mosaiq.errors import MosaiqError
+    from mosaiq.serve import make_datasette
+
+    with pytest.raises(MosaiqError, match=r"exports/mosaiq.db is not built: run `mosaiq db`"):
+        make_datasette(project)
