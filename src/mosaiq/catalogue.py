@@ -117,11 +117,7 @@ def build_catalogue(root: Path) -> Path:
     for name in field_names(schema):
         if name not in frame:
             frame[name] = None  # a fact no record states
-    text = [
-        f["name"]
-        for f in schema["fields"]
-        if f.get("type", "string") == "string" and frame[f["name"]].notna().any()
-    ]
+    text = [f["name"] for f in schema["fields"] if f.get("type", "string") == "string"]
     frame = frame.assign(
         **{
             k: frame[k].map(lambda v: " ".join(v.split()) if isinstance(v, str) else v)
