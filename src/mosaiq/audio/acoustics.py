@@ -100,7 +100,8 @@ def _group_map(group: str) -> list[tuple[str, str]]:
         return [("Nstat", "Nstat_sone")]
     if group == "loudness":
         # ISD publishes no overall loudness: N5 is its main value
-        n = [(f"N_{s}", _stat_name("N", "sone", s, "")) for s in STATISTICS if s != "avg"]
+        n_stats = (5, "min", "max", 10, 50, 90, 95)  # ISD's order: N5 leads the block
+        n = [(f"N_{s}", _stat_name("N", "sone", s, "")) for s in n_stats]
         s_ = [(f"S_{s}", _stat_name("S", "acum", s, "")) for s in STATISTICS]
         return n + s_
     if group == "roughness":

@@ -207,6 +207,30 @@ def _info(path: Path, container: Any) -> AudioInfo:
     )
 
 
+def wav_data_shortfall(path: Path) -> int:
+    """Bytes of a RIFF/WAVE ``data`` chunk that its header declares but the file lacks (0 for
+    a complete file or another format). FFmpeg estimates a PCM WAV's length from the file size,
+    so a cut-off file would otherwise look complete."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+            return 0
+        if head[:4] == b"RF64":
+            return 0  # 64-bit sizes live in a ds64 chunk; FFmpeg reads those itself
+        offset = 12
+        while offset + 8 <= size:
+            fh.seek(offset)
+            chunk = fh.read(8)
+            declared = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                if declared == 0xFFFFFFFF:  # streamed WAV: length unknown
+                    return 0
+                return max(0, offset + 8 + declared - size)
+            offset += 8 + declared + (declared & 1)
+    return 0
+
+
 def probe_audio(path: Path, clip_id: str | None = None) -> AudioInfo:
     """Codec, rate, channels and declared length of an audio file, from its header only."""
     container = _open(path, clip_id)
@@ -307,6 +331,16 @@ def read_audio(
     try:
         info = _info(path, container)
         _check_header(info, spec, clip_id)
+        missing = wav_data_shortfall(path)
+        if missing:
+            raise MediaError(
+                "file ends before the length its WAV header declares",
+                kind="truncated",
+                file=path,
+                clip_id=clip_id,
+                expected=f"{missing} more bytes of audio data",
+                found=f"{path.stat().st_size} bytes",
+            )
         stream = container.streams.audio[0]
         first = round(start * info.rate)
         last = None if end is None else round(end * info.rate)
