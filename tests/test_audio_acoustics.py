@@ -160,3 +160,31 @@ def test_real_isd_excerpt_full_set_on_one_second(shared_data: Path) -> None:
     assert set(r.seconds) == set(GROUPS)
     assert all(s >= 0 for s in r.seconds.values())
     assert r.provenance["window_s"] == [1.0, 2.0]
+
+
+def test_levels_equal_soundscapys_own_metric(shared_data: Path) -> None:
+    """Running the weighting filter once gives exactly soundscapy's acoustics_metric_1ch."""
+    import warnings
+
+    from soundscapy.audio.metrics import acoustics_metric_1ch
+
+    audio = read_audio(shared_data / "ISD" / "audio" / "trimmed_CT102.wav", end_s=1.0)
+    pa = Calibration.from_params("pascal").resolve().apply(audio)
+    ours = compute_indicators(pa, "levels").values
+    from acoustic_toolbox import Signal
+
+    right = Signal(pa.samples[1], pa.rate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for label, unit in (("LZeq", "dB"), ("LCeq", "dBC"), ("LAeq", "dBA")):
+            ref = acoustics_metric_1ch(
+                right,
+                label,
+                [5, 10, 50, 90, 95, "avg", "max", "min"],
+                label,
+                func_args={"time": 0.125, "method": "average"},
+            )
+            sym = label[:2]
+            assert ours[f"{label}_{unit}_right"] == ref[label]
+            assert ours[f"{sym}max_{unit}_right"] == ref[f"{label}_max"]
+            assert ours[f"{sym}90_{unit}_right"] == ref[f"{label}_90"]

@@ -43,6 +43,7 @@ is ISD's ``_Max`` convention (each value the larger of the two ears, taken value
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Sequence
@@ -159,19 +160,21 @@ def _signal(x: np.ndarray, rate: int) -> Any:
 
 def _group_values(group: str, s: Any) -> dict[str, float]:
     """soundscapy keys -> values of one group on one channel (one pass per group)."""
-    from soundscapy.audio.metrics import acoustics_metric_1ch, mosqito_metric_1ch
+    from soundscapy.audio.metrics import _stat_calcs, mosqito_metric_1ch
 
     out: dict[str, Any] = {}
     if group == "levels":
+        # soundscapy's acoustics_metric_1ch, with the weighting filter run once instead of twice
+        # (it weighs the signal for the Leq and again for the level series); the statistics are
+        # soundscapy's own (_stat_calcs, soundscapy pinned to 0.8.5)
         for label, _symbol, _unit in _LEVEL_BLOCKS:
+            weighted = s.weigh(label[1])  # LZeq -> "Z", LCeq -> "C", LAeq -> "A"
+            out[label] = weighted.leq()
             with warnings.catch_warnings():
                 # Signal.levels is deprecated in acoustic-toolbox; soundscapy 0.8.5 still uses it
                 warnings.simplefilter("ignore", DeprecationWarning)
-                out.update(
-                    acoustics_metric_1ch(
-                        s, label, list(STATISTICS), label, func_args=dict(LEVEL_SETTINGS)
-                    )
-                )
+                series = weighted.levels(**LEVEL_SETTINGS)[1]
+            _stat_calcs(label, series, out, tuple(x for x in STATISTICS if x != "avg"))
     elif group == "loudness_stationary":
         from mosqito.sq_metrics import loudness_zwst
 
@@ -196,11 +199,16 @@ def _group_values(group: str, s: Any) -> dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
-def libraries() -> dict[str, str]:
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
     from importlib.metadata import version
 
     names = ("soundscapy", "mosqito", "acoustic-toolbox", "numpy", "scipy", "av")
-    return {lib: version(lib) for lib in names}
+    return tuple((lib, version(lib)) for lib in names)
+
+
+def libraries() -> dict[str, str]:
+    return dict(_versions())
 
 
 def settings_provenance(groups: Sequence[str]) -> dict[str, Any]:
