@@ -14,6 +14,8 @@ from mosaiq.audio.calibration import Calibration
 from mosaiq.audio.media import (
     AudioSpec,
     MediaError,
+    check_media,
+    load_clip_audio,
     probe_audio,
     read_audio,
     resolve_audio,
@@ -204,3 +206,51 @@ def test_calibration_kinds(tmp_path: Path) -> None:
         Calibration.from_params({"kind": "reference", "file": "../x.wav", "level_db": 94}).resolve(
             tmp_path / "sub"
         )
+
+
+def test_check_media_reports_without_decoding(tmp_path: Path) -> None:
+    import pandas as pd
+
+    write_int16(tmp_path / "a.wav", stereo(2.0))
+    write_int16(tmp_path / "mono.wav", sine(2.0))
+    write_int16(tmp_path / "slow.wav", stereo(2.0, 44100), rate=44100)
+    (tmp_path / "notes.wav").write_text("not audio")
+    clips = pd.DataFrame(
+        {
+            "clip_id": ["A", "B", "C", "D", "E", "F", "G"],
+            "audio_asset": [
+                "a.wav",
+                "mono.wav",
+                "slow.wav",
+                "notes.wav",
+                "gone.wav",
+                None,
+                "a.wav",
+            ],
+            "start_s": [0.0, None, None, None, None, None, 1.0],
+            "end_s": [2.0, None, None, None, None, None, 5.0],
+        }
+    )
+    report = check_media(tmp_path, clips, AudioSpec())
+    assert (report.total, report.ok, report.no_asset) == (7, 1, 1)
+    assert report.counts() == {
+        "channels": 1,
+        "sample_rate": 1,
+        "unreadable": 1,
+        "missing": 1,
+        "truncated": 1,
+    }
+    assert report.rates == {48000: 3, 44100: 1}
+    assert report.seconds == pytest.approx(2.0)
+    text = "\n".join(report.lines())
+    assert "G: clip G" in text and "audio up to 5.000 s" in text
+
+
+def test_load_clip_audio_is_the_whole_reader(tmp_path: Path) -> None:
+    write_int16(tmp_path / "a.wav", stereo(2.0))
+    cal = Calibration.from_params({"kind": "factor", "pa_per_unit": 2.0}).resolve()
+    audio = load_clip_audio(tmp_path, "a.wav", clip_id="A", start_s=1.0, end_s=1.5, calibration=cal)
+    assert audio.units == "pascal"
+    assert audio.samples.shape == (2, 24000)
+    with pytest.raises(MediaError, match="refused"):
+        load_clip_audio(tmp_path, "../a.wav", clip_id="A")

@@ -438,3 +438,110 @@ def _nan(value: float) -> bool:
 def with_samples(audio: Audio, samples: np.ndarray, **changes: Any) -> Audio:
     """A copy of ``audio`` with other samples (and other fields changed)."""
     return replace(audio, samples=samples, **changes)
+
+
+def load_clip_audio(
+    media_root: Path,
+    asset: str,
+    spec: AudioSpec | None = None,
+    *,
+    clip_id: str | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    calibration: Any = None,
+) -> Audio:
+    """The reader of a feature run: resolve under the root, read and check the window, and
+    (given a :class:`mosaiq.audio.calibration.ResolvedCalibration`) convert to pascals."""
+    path = resolve_audio(media_root, asset, clip_id)
+    audio = read_audio(path, spec, clip_id=clip_id, start_s=start_s, end_s=end_s)
+    return calibration.apply(audio) if calibration is not None else audio
+
+
+@dataclass
+class MediaReport:
+    """What ``mosaiq media <DS>`` prints: which clips resolve to a usable file (headers only)."""
+
+    total: int = 0
+    no_asset: int = 0
+    ok: int = 0
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # clip, kind, message
+    rates: dict[int, int] = field(default_factory=dict)  # rate found -> clips
+    channels: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0  # declared audio of the usable clips
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for _c, kind, _m in self.problems:
+            out[kind] = out.get(kind, 0) + 1
+        return out
+
+    def lines(self) -> list[str]:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.counts().items())) or "no problems"
+        out = [
+            f"{self.total} clips: {self.ok} usable, {self.no_asset} without an audio asset, "
+            f"{kinds}; {self.seconds / 3600:.2f} h of audio",
+            "  sample rates found: "
+            + (", ".join(f"{r} Hz x {n}" for r, n in sorted(self.rates.items())) or "-"),
+            "  channels found: "
+            + (", ".join(f"{c} x {n}" for c, n in sorted(self.channels.items())) or "-"),
+        ]
+        out += [f"  {cid}: {msg}" for cid, _k, msg in self.problems]
+        return out
+
+
+def check_media(
+    media_root: Path,
+    clips: Any,
+    spec: AudioSpec | None = None,
+) -> MediaReport:
+    """Check every clip's audio from its header, decoding nothing: the asset resolves, the file
+    opens as audio, its channels and rate are the declared ones and it is long enough for the
+    clip's window. ``clips``: rows with ``clip_id``, ``audio_asset`` and optional ``start_s``,
+    ``end_s`` (a DataFrame or an iterable of mappings). A WAV file cut short is found from its
+    header; other formats only when decoded."""
+    spec = spec or AudioSpec()
+    rows = clips.to_dict("records") if hasattr(clips, "to_dict") else list(clips)
+    report = MediaReport(total=len(rows))
+    for row in rows:
+        clip_id = str(row["clip_id"])
+        asset = row.get("audio_asset")
+        if asset is None or (isinstance(asset, float) and math.isnan(asset)) or not str(asset):
+            report.no_asset += 1
+            continue
+        try:
+            path = resolve_audio(media_root, str(asset), clip_id)
+            info = probe_audio(path, clip_id)
+            report.rates[info.rate] = report.rates.get(info.rate, 0) + 1
+            report.channels[info.channels] = report.channels.get(info.channels, 0) + 1
+            _check_header(info, spec, clip_id)
+            missing = wav_data_shortfall(path)
+            if missing:
+                raise MediaError(
+                    "file ends before the length its WAV header declares",
+                    kind="truncated",
+                    file=path,
+                    clip_id=clip_id,
+                    expected=f"{missing} more bytes of audio data",
+                )
+            end = row.get("end_s")
+            declared = info.duration_s
+            if (
+                end is not None
+                and not _nan(end)
+                and declared is not None
+                and declared < float(end) - spec.tolerance_s
+            ):
+                raise MediaError(
+                    "file ends before the clip's window",
+                    kind="truncated",
+                    file=path,
+                    clip_id=clip_id,
+                    expected=f"audio up to {float(end):.3f} s",
+                    found=f"{declared:.3f} s",
+                )
+        except MediaError as exc:
+            report.problems.append((clip_id, exc.kind, str(exc)))
+            continue
+        report.ok += 1
+        report.seconds += info.duration_s or 0.0
+    return report
