@@ -168,8 +168,18 @@ def child(kind: str, folder: Path, n: int) -> None:
         shipped_acoustics(paths, "fast")
     else:
         shipped_clap(clap_encoder(), paths)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"clips": n, "rss_mb": rss}))
+    print(json.dumps({"clips": n, "rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process image's peak resident memory. VmHWM, not ru_maxrss: Linux carries
+    ru_maxrss over an exec, so a child started from a big parent would report the parent's."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for text in status.read_text().splitlines():
+            if text.startswith("VmHWM:"):
+                return int(text.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
