@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mosaiq.audio.acoustics import (
@@ -188,3 +189,26 @@ def test_levels_equal_soundscapys_own_metric(shared_data: Path) -> None:
             assert ours[f"{label}_{unit}_right"] == ref[label]
             assert ours[f"{sym}max_{unit}_right"] == ref[f"{label}_max"]
             assert ours[f"{sym}90_{unit}_right"] == ref[f"{label}_90"]
+
+
+def test_definition_changes_with_what_changes_the_numbers() -> None:
+    from mosaiq.audio.acoustics import definition
+
+    pascal = {"kind": "pascal", "pa_per_unit": [1.0]}
+    base = definition("fast", pascal, 48000)
+    assert base == definition(["loudness_stationary", "levels"], pascal, 48000)
+    assert base != definition("isd", pascal, 48000)
+    assert base != definition("fast", {"kind": "factor", "pa_per_unit": [2.0]}, 48000)
+    assert base != definition("fast", pascal, 44100)
+    assert base["libraries"]["mosqito"]
+
+
+def test_as_vector_follows_the_columns(sine_40db: Audio) -> None:
+    from mosaiq.audio.acoustics import as_vector
+
+    r = compute_indicators(sine_40db, "levels")
+    names = columns(("levels", "roughness"), 1)
+    v = as_vector(r, names)
+    assert v.shape == (len(names),)
+    assert v[names.index("LAeq_dBA")] == r.values["LAeq_dBA"]
+    assert np.isnan(v[names.index("R_asper")])

@@ -264,3 +264,22 @@ def compute_indicators(
         "channels": list(names),
     }
     return IndicatorResult(values, seconds, provenance)
+
+
+def definition(
+    indicators: str | Sequence[str] | None, calibration: dict[str, Any], analysis_rate: int
+) -> dict[str, Any]:
+    """The settings that change the numbers (hashed into a feature's definition id): groups and
+    their settings, library versions, the calibration and the analysis rate."""
+    return {
+        "feature": "acoustic_indicators",
+        **settings_provenance(resolve_groups(indicators)),
+        "libraries": {k: v for k, v in libraries().items() if k != "av"},
+        "calibration": calibration,
+        "analysis_rate_hz": analysis_rate,
+    }
+
+
+def as_vector(result: IndicatorResult, names: Sequence[str]) -> np.ndarray:
+    """The values in the order of ``names`` (see :func:`columns`), float64; NaN where absent."""
+    return np.array([result.values.get(n, float("nan")) for n in names], dtype=np.float64)
