@@ -203,8 +203,10 @@ def main() -> None:
     most = max(args.synthetic, args.clap_synthetic, args.full_synthetic, *args.rss)
     synth = make_clips(tmp, most)
     isd = sorted(args.isd.glob("*.wav")) if args.isd.is_dir() else []
-    # warm-up (imports, numba compilation) on a short excerpt, not timed
-    shipped_acoustics(synth[:1], "levels")
+    # warm-up of both paths (imports, first calls), not timed
+    warm = make_clips(tmp / "warm", 1, seconds=1.0)
+    shipped_acoustics(warm, "fast")
+    naive_acoustics(warm, "fast")
 
     print("\nacoustic indicators (one process, one core for the computations)")
     sets = []
