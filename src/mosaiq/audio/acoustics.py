@@ -220,8 +220,14 @@ def settings_provenance(groups: Sequence[str]) -> dict[str, Any]:
         "channel_rule": "plain names: maximum of the channels, value by value (ISD _Max)",
         "levels": {**LEVEL_SETTINGS, "overall": "Leq of the whole window"},
         "loudness": {"method": "ISO 532-1 (MoSQITo)", "field_type": FIELD_TYPE},
-        "sharpness": {"method": "DIN 45692 from time-varying loudness", "weighting": "din"},
-        "roughness": {"method": "Daniel & Weber (MoSQITo roughness_dw)", "overlap": 0.5},
+        "sharpness": {
+            "method": "DIN 45692 from time-varying loudness",
+            "weighting": SHARPNESS_WEIGHTING,
+        },
+        "roughness": {
+            "method": "Daniel & Weber (MoSQITo roughness_dw)",
+            "overlap": ROUGHNESS_OVERLAP,
+        },
     }
 
 
