@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -22,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from mosaiq.layout import BUILT, package_dir, read_descriptor
+from mosaiq.layout import BUILT, file_digest, package_dir, read_descriptor
 from mosaiq.package import read_table, write_files_atomically
 from mosaiq.settings import DATASETS, data_version, load_params, param, read_yaml
 
@@ -173,10 +172,6 @@ def _parquet_card(root: Path, configs: list[tuple[str, str, int]]) -> str:
     return "\n".join(lines)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def croissant(root: Path) -> dict[str, Any]:
     params = load_params(root)
     catalogue = read_table(
@@ -197,7 +192,7 @@ def croissant(root: Path) -> dict[str, Any]:
                     # relative to this metadata file (exports/croissant.json)
                     "contentUrl": os.path.relpath(path, root / EXPORTS),
                     "encodingFormat": "text/csv",
-                    "sha256": _sha256(path),
+                    "sha256": file_digest(path),
                 }
             )
             rs_id = f"{ds}_{name}"
@@ -293,6 +288,7 @@ def export_croissant(root: Path) -> Path:
 
 def data_card(root: Path, dataset: str) -> str:
     from mosaiq.catalogue import measured_counts
+    from mosaiq.sources import source
 
     cat = read_table(
         root / "catalogue/data/datasets.csv",
@@ -314,7 +310,7 @@ def data_card(root: Path, dataset: str) -> str:
     lang = responses["language"].value_counts().sort_index()
     committed = (
         "git (the source licence allows it)"
-        if dataset == "ISD"
+        if source(dataset).committed
         else "the DVC remote only (built from the user's own download, never committed)"
     )
     lines = [

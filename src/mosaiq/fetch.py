@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaiq.errors import MosaiqError
+from mosaiq.layout import file_digest
 from mosaiq.settings import DATASETS, load_params, param
 from mosaiq.sources.base import raw_dir
 
@@ -107,10 +108,7 @@ def file_matches(path: Path, checksum: str) -> bool:
     if not path.is_file():
         return False
     h, digest = _hasher(checksum)
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest() == digest
+    return file_digest(path, h.name) == digest
 
 
 def download(item: Download, target: Path) -> None:

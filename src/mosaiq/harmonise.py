@@ -10,6 +10,7 @@ build. Source values are never rounded.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,26 @@ def add_iso_coordinates(
     out["angle_set"] = angle_sets
     out["paq_complete"] = ~np.isnan(paq).any(axis=1)
     return out
+
+
+HARMONISED = "_1to5"
+"""Suffix of PAQ columns mapped onto 1-5 for datasets rated on another scale."""
+
+
+def published_mean_columns(
+    clip_columns: Iterable[str], response_columns: Iterable[str]
+) -> list[str]:
+    """The response columns a published clip table averages besides the PAQs and coordinates:
+    those with a ``mean_<column>`` in the clip table (e.g. ``appropriate``, ``PAQ1_pleasant_1to5``).
+
+    Read from the package as written, so that a check needs no adapter."""
+    responses = set(response_columns)
+    skip = {*PAQ_IDS, *ISO_COLUMNS, *ISO_LANG_COLUMNS}
+    return [
+        c[len("mean_") :]
+        for c in clip_columns
+        if c.startswith("mean_") and c[len("mean_") :] in responses - skip
+    ]
 
 
 def aggregate_clips(
@@ -151,6 +172,7 @@ __all__ = [
     "CLIP_ISO_COLUMNS",
     "DERIVED_DECIMALS",
     "EQUAL",
+    "HARMONISED",
     "ISO_COLUMNS",
     "ISO_LANG_COLUMNS",
     "Harmonisation",
@@ -158,6 +180,7 @@ __all__ = [
     "age_band",
     "aggregate_clips",
     "linear_map",
+    "published_mean_columns",
     "round_derived",
     "straightlined",
 ]

@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.errors import InputError
+from mosaiq.errors import InputError, spreadsheet_row
 from mosaiq.harmonise import age_band
 from mosaiq.paq import LIKERT_5, PAQ_FROM_WORDS
 from mosaiq.schema import CLIP_FK, TableSpec
 from mosaiq.sources.base import (
-    RawInput,
+    RawFile,
+    Source,
     SourceTables,
     add_missing_columns,
     duplicated_key_error,
@@ -40,10 +41,11 @@ from mosaiq.sources.base import (
     first_bad,
     numeric,
     raw_file,
+    raw_input,
     read_tabular,
+    require_columns,
     require_raw,
-    sha256_file,
-    spreadsheet_row,
+    source_rows,
 )
 
 DATASET_ID = "ARAUS"
@@ -248,16 +250,12 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
             f"Found: {list(raw.columns)}",
             file=path.name,
         )
-    inputs = [RawInput(path, sha256_file(path), len(raw))]
+    inputs = [raw_input(path, len(raw))]
     frame = (_official if official else _copy)(raw, path.name)
     participants_path = raw_file(root, params, DATASET_ID, "participants")
     if official and participants_path is not None and participants_path.is_file():
         people = read_tabular(participants_path)
-        inputs.append(
-            RawInput(
-                participants_path, sha256_file(participants_path), len(people), role="participants"
-            )
-        )
+        inputs.append(raw_input(participants_path, len(people), role="participants"))
         frame = _with_participants(frame, people, participants_path.name)
     responses, clips, exclusions = frame
     return SourceTables(
@@ -296,7 +294,7 @@ def _responses_frame(
         out["appropriate"] = np.nan
     out["age_band"] = pd.Series(pd.NA, index=raw.index, dtype="string")
     out["gender"] = pd.Series(pd.NA, index=raw.index, dtype="string")
-    out["source_row"] = np.arange(len(raw)) + 2
+    out["source_row"] = source_rows(len(raw))
     out["source_flags"] = pd.Series(pd.NA, index=raw.index, dtype="string")
     return out
 
@@ -421,14 +419,7 @@ def _clip_columns(clips: pd.DataFrame) -> pd.DataFrame:
 
 def _with_participants(frame: Frame, people: pd.DataFrame, shown: str) -> Frame:
     responses, clips, exclusions = frame
-    needed = ("participant", "age", "gender")
-    missing = [c for c in needed if c not in people.columns]
-    if missing:
-        raise InputError(
-            f"missing column(s) {missing}. Expected at least {list(needed)}. "
-            f"Found: {list(people.columns)}",
-            file=shown,
-        )
+    require_columns(people, ("participant", "age", "gender"), file=shown)
     info = numeric(people, ["age", "gender"], file=shown, integer=True)
     info["participant_id"] = _participant_key(people["participant"])
     bad = ~info["gender"].isin([0, 1]) & info["gender"].notna()
@@ -446,3 +437,26 @@ def _with_participants(frame: Frame, people: pd.DataFrame, shown: str) -> Frame:
         info[["participant_id", "age_band", "gender"]], on="participant_id", how="left"
     )
     return merged, clips, exclusions
+
+
+SOURCE = Source(
+    dataset_id=DATASET_ID,
+    read=read,
+    raw_files=(
+        RawFile("responses", "responses.csv", "build.ARAUS.responses"),
+        RawFile("participants", "participants.csv", "build.ARAUS.participants", required=False),
+    ),
+    scale=SCALE,
+    reasons=REASONS,
+    tables=TABLES,
+    clip_mean_parts=CLIP_MEAN_PARTS,
+    gender_values=GENDER_VALUES,
+    id_rules={
+        "clip_id": "ARAUS_<soundscape>__<masker>__smr<+d> (official layout); "
+        "ARAUS_<audio_file_id> (re-assembled copy)",
+        "response_id": "<participant_id>_s<stimulus_index, 2 digits>",
+        "participant_id": "ARAUS_<participant> (copy fold 0: ARAUS_test_panel_mean)",
+    },
+    mean_columns=MEAN_COLUMNS,
+    acoustic_columns=tuple(ACOUSTIC_COLUMNS),
+)

@@ -29,12 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.errors import InputError
+from mosaiq.errors import InputError, spreadsheet_row
 from mosaiq.harmonise import age_band, round_derived
 from mosaiq.paq import Scale
 from mosaiq.schema import CLIP_FK, TableSpec
 from mosaiq.sources.base import (
-    RawInput,
+    RawFile,
+    Source,
     SourceTables,
     add_missing_columns,
     duplicated_key_error,
@@ -44,11 +45,11 @@ from mosaiq.sources.base import (
     join_flags,
     numeric,
     raw_file,
+    raw_input,
     read_tabular,
     require_columns,
     require_raw,
-    sha256_file,
-    spreadsheet_row,
+    source_rows,
 )
 
 DATASET_ID = "DeLTA"
@@ -251,8 +252,8 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         raw_rows=len(survey),
         source_file=survey_path.name,
         inputs=[
-            RawInput(survey_path, sha256_file(survey_path), len(survey), role="responses"),
-            RawInput(collapsed_path, sha256_file(collapsed_path), len(collapsed), role="clips"),
+            raw_input(survey_path, len(survey), role="responses"),
+            raw_input(collapsed_path, len(collapsed), role="clips"),
         ],
         notes=notes,
     )
@@ -274,7 +275,7 @@ def _labels(df: pd.DataFrame, shown: str) -> pd.DataFrame:
 
 
 def _responses(survey: pd.DataFrame, shown: str) -> pd.DataFrame:
-    rows = np.arange(len(survey)) + 2
+    rows = source_rows(len(survey))
     annoyance = numeric(survey, ["annoyance"], file=shown, scale=ANNOYANCE, integer=True)
     labels = _labels(survey, shown)
     gender = survey["gender"].str.strip()
@@ -377,3 +378,26 @@ def finish_clips(clips: pd.DataFrame) -> pd.DataFrame:
     clips["source_flags"] = join_flags(checks, clips.index)
     clips["mean_annoyance"] = round_derived(clips["mean_annoyance"])
     return clips
+
+
+SOURCE = Source(
+    dataset_id=DATASET_ID,
+    read=read,
+    raw_files=(
+        RawFile("responses", "DeLTA-Survey-Responses_2021-07-28.xlsx", "build.DeLTA.survey"),
+        RawFile("clips", "DeLTA-collapsed-majority_2022-08-09.xlsx", "build.DeLTA.collapsed"),
+    ),
+    scale=SCALE,
+    reasons=REASONS,
+    tables=TABLES,
+    clip_mean_parts=CLIP_MEAN_PARTS,
+    gender_values=GENDER_VALUES,
+    id_rules={
+        "clip_id": "DeLTA_<recording without .mp3>",
+        "response_id": "<participant_id>_<recording without .mp3>",
+        "participant_id": "DeLTA_<participant_id>_<tree_node_key>",
+    },
+    mean_columns=MEAN_COLUMNS,
+    label_columns=tuple(LABEL_COLUMNS.values()),
+    finish_clips=finish_clips,
+)

@@ -31,23 +31,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.errors import InputError, MosaiqError
+from mosaiq.errors import InputError, MosaiqError, spreadsheet_row
 from mosaiq.harmonise import age_band
 from mosaiq.paq import LIKERT_5, PAQ_FROM_WORDS
 from mosaiq.schema import CLIP_FK, TableSpec
 from mosaiq.sources.base import (
+    RawFile,
     RawInput,
+    Source,
     SourceTables,
     check_sha256,
     duplicated_key_error,
     exclusions_frame,
     field,
+    first_bad,
     numeric,
     read_csv_text,
     require_columns,
     require_dataset_param,
+    require_raw,
     resolve_path,
-    spreadsheet_row,
+    source_rows,
 )
 
 DATASET_ID = "ISD"
@@ -303,22 +307,23 @@ def locate_raw(root: Path, params: dict[str, Any]) -> Path:
 
 
 def read(root: Path, params: dict[str, Any]) -> SourceTables:
-    path = locate_raw(root, params)
-    if not path.is_file():
-        raise InputError("ISD raw file not found", file=path)
+    path = require_raw(
+        locate_raw(root, params), DATASET_ID, RAW_FILENAME, "give its path in build.ISD.raw"
+    )
     declared = require_dataset_param(params, DATASET_ID).get("sha256") or KNOWN_SHA256
     sha = check_sha256(path, declared, param_key="build.ISD.sha256")
     raw = read_csv_text(path)
     require_columns(raw, REQUIRED_COLUMNS, file=path.name)
     shown = path.name
     n = len(raw)
-    rows = np.arange(n) + 2  # spreadsheet row numbers
+    rows = source_rows(n)
 
     ids = {c: raw[c].str.strip() for c in ID_COLUMNS}
     for col, values in ids.items():
         if values.isna().any():
-            pos = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise InputError("empty ID", file=shown, row=spreadsheet_row(pos), column=col)
+            raise InputError(
+                "empty ID", file=shown, row=spreadsheet_row(first_bad(values.isna())), column=col
+            )
     loc, ses, grp, rec = ids["LocationID"], ids["SessionID"], ids["GroupID"], ids["RecordID"]
     clip_id = "ISD_" + loc + "_" + ses + "_" + grp
     response_id = clip_id + "_" + rec
@@ -329,7 +334,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     gender_raw = raw["gen00"].str.strip()
     unknown = gender_raw.notna() & ~gender_raw.isin(list(GENDER))
     if unknown.any():
-        pos = int(np.flatnonzero(unknown.to_numpy())[0])
+        pos = first_bad(unknown)
         raise InputError(
             f"unknown gender value {raw['gen00'].iloc[pos]!r}; known: {sorted(GENDER)}",
             file=shown,
@@ -438,3 +443,23 @@ def _clips(
     for col in ("start_s", "end_s"):
         clips[col] = np.nan
     return clips.reset_index()
+
+
+SOURCE = Source(
+    dataset_id=DATASET_ID,
+    read=read,
+    raw_files=(RawFile("responses", RAW_FILENAME, "build.ISD.raw", sha256=KNOWN_SHA256),),
+    scale=SCALE,
+    reasons=REASONS,
+    tables=TABLES,
+    clip_mean_parts=CLIP_MEAN_PARTS,
+    gender_values=GENDER_VALUES,
+    id_rules={
+        "clip_id": "ISD_<LocationID>_<SessionID>_<GroupID> (IDs trimmed of white space)",
+        "response_id": "<clip_id>_<RecordID>",
+        "participant_id": "the response_id (an on-site survey: one respondent per response)",
+    },
+    committed=True,
+    mean_columns=MEAN_COLUMNS,
+    acoustic_columns=tuple(name for _src, name, *_ in ACOUSTIC_COLUMNS),
+)

@@ -31,25 +31,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.errors import InputError
+from mosaiq.errors import InputError, spreadsheet_row
 from mosaiq.harmonise import age_band
 from mosaiq.paq import PAQ_IDS, SLIDER_100
 from mosaiq.schema import CLIP_FK, TableSpec
 from mosaiq.sources.base import (
-    RawInput,
+    RawFile,
+    Source,
     SourceTables,
     add_missing_columns,
     duplicated_key_error,
     exclusions_frame,
     field,
+    first_bad,
     join_flags,
     numeric,
     raw_file,
+    raw_input,
     read_tabular,
     require_columns,
     require_dataset_param,
     require_raw,
-    sha256_file,
+    source_rows,
 )
 
 DATASET_ID = "SATP"
@@ -133,22 +136,22 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     raw = read_tabular(path, sheet=sheet)
     shown = path.name if path.suffix.lower() == ".csv" else f"{path.name} [{sheet}]"
     require_columns(raw, REQUIRED_COLUMNS, file=shown)
-    rows = np.arange(len(raw)) + 2
+    rows = source_rows(len(raw))
     text = {
         c: raw[c].str.strip()
         for c in ("Language", "Recording", "Participant", "Institution", "Gender", "Age")
     }
     for col in ("Language", "Recording", "Participant"):
         if text[col].isna().any():
-            pos = int(np.flatnonzero(text[col].isna().to_numpy())[0])
-            raise InputError("empty value", file=shown, row=int(rows[pos]), column=col)
+            pos = first_bad(text[col].isna())
+            raise InputError("empty value", file=shown, row=spreadsheet_row(pos), column=col)
     bad_gender = text["Gender"].notna() & ~text["Gender"].isin(list(GENDER))
     if bad_gender.any():
-        pos = int(np.flatnonzero(bad_gender.to_numpy())[0])
+        pos = first_bad(bad_gender)
         raise InputError(
             f"unknown gender {raw['Gender'].iloc[pos]!r}; known: {list(GENDER)}",
             file=shown,
-            row=int(rows[pos]),
+            row=spreadsheet_row(pos),
             column="Gender",
         )
 
@@ -226,7 +229,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         exclusions=exclusions,
         raw_rows=len(raw),
         source_file=shown,
-        inputs=[RawInput(path, sha256_file(path), len(raw))],
+        inputs=[raw_input(path, len(raw))],
         notes=notes,
     )
 
@@ -245,3 +248,21 @@ def _participants(text: dict[str, pd.Series], shown: str) -> tuple[pd.Series, pd
     if still.any():
         duplicated_key_error(split + "_" + text["Recording"], file=shown, column="Participant")
     return split, twin
+
+
+SOURCE = Source(
+    dataset_id=DATASET_ID,
+    read=read,
+    raw_files=(RawFile("responses", "SATP Dataset v1.5.xlsx", "build.SATP.responses"),),
+    scale=SCALE,
+    reasons=REASONS,
+    tables=TABLES,
+    clip_mean_parts=CLIP_MEAN_PARTS,
+    gender_values=GENDER_VALUES,
+    id_rules={
+        "clip_id": "SATP_<Recording>",
+        "response_id": "<participant_id>_<Recording>",
+        "participant_id": "SATP_<Participant> (-<gender> for an ID shared by two people)",
+    },
+    mean_columns=MEAN_COLUMNS,
+)
