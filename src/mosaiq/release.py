@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaiq.errors import MosaiqError
-from mosaiq.settings import DATASETS, data_version, load_params, read_yaml
+from mosaiq.settings import DATASETS, data_version, load_params
 
 VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 RELEASES = Path("releases")
@@ -236,7 +236,3 @@ def release(root: Path, version: str, *, push: bool = True) -> str:
     _run(["git", "commit", "-q", "-m", f"Release {tag}"], root)
     _run(["git", "tag", "-a", tag, "-m", f"MOSAIQ benchmark {tag}"], root)
     return tag
-
-
-def read_manifest(root: Path, tag: str) -> dict[str, Any]:
-    return read_yaml(root / RELEASES / f"{tag}.json")

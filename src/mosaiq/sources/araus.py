@@ -444,7 +444,7 @@ SOURCE = Source(
     read=read,
     raw_files=(
         RawFile("responses", "responses.csv", "build.ARAUS.responses"),
-        RawFile("participants", "participants.csv", "build.ARAUS.participants", required=False),
+        RawFile("participants", "participants.csv", "build.ARAUS.participants"),
     ),
     scale=SCALE,
     reasons=REASONS,

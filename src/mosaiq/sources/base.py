@@ -81,7 +81,6 @@ class RawFile:
     """The params.yaml key naming it (``build.SATP.responses``)."""
     sha256: str | None = None
     """The known sha256 of the official file, where the build checks it."""
-    required: bool = True
 
 
 @dataclass(frozen=True)
