@@ -9,10 +9,11 @@ that dataset's adapter, any other stage that uses the registry may run all of th
 
 Params: the dotted keys the command's own module passes to ``param(params, ...)``,
 ``data_version(params)`` (``version``) and, for a build, the keys its adapter reads through
-``require_dataset_param(params, DS)`` (``build.<DS>``), expanded into the leaf keys of params.yaml
-(params.yaml is loaded by the command's module and handed down only to the adapter); a key of another dataset (``video.ARAUS`` for an ISD stage) is not read, a
-dataset without PAQs reads none of ``build.harmonise``, and the settings in ``RUNTIME_ONLY``
-change how fast a result comes, never the result, so they are deliberately not deps.
+``require_dataset_param(params, DS)`` (``build.<DS>``), expanded into the leaf keys of
+params.yaml (the command's module loads params.yaml and hands it down only to the adapter). A key
+of another dataset (``video.ARAUS`` for an ISD stage) is not read, a dataset without PAQs reads
+none of ``build.harmonise``, and the settings in ``RUNTIME_ONLY`` change how fast a result comes,
+never the result, so they are deliberately not deps.
 
 Static analysis only (``ast``): no module is imported, no stage is run.
 """
