@@ -300,7 +300,8 @@ def _write(
     written = write_files_atomically(files)
     by_reason: dict[str, int] = {}
     if built is not None:
-        by_reason = built.tables["exclusions"]["reason_code"].value_counts().sort_index().to_dict()
+        reasons = built.tables["exclusions"]["reason_code"].value_counts().sort_index()
+        by_reason = {str(code): int(n) for code, n in reasons.items()}
     return BuildResult(ds, status, counts, by_reason, written)
 
 

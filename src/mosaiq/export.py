@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from mosaiq.layout import BUILT, file_digest, package_dir, read_descriptor
+from mosaiq.layout import BUILT, file_digest, package_dir, read_descriptor, require_descriptor
 from mosaiq.package import read_table, write_files_atomically
 from mosaiq.settings import DATASETS, data_version, load_params, param, read_yaml
 
@@ -82,7 +82,7 @@ def built(root: Path) -> list[str]:
 
 def _tables(root: Path, dataset: str) -> list[tuple[str, Path, dict[str, Any]]]:
     pkg = package_dir(root, dataset)
-    descriptor = read_descriptor(root, dataset)
+    descriptor = require_descriptor(root, dataset)
     return [
         (r["name"], pkg / r["path"], read_yaml(pkg / r["schema"])) for r in descriptor["resources"]
     ]
@@ -295,7 +295,7 @@ def data_card(root: Path, dataset: str) -> str:
         read_yaml(root / "catalogue/schemas/datasets.schema.yaml"),
     )
     f = cat.set_index("dataset_id").loc[dataset]
-    descriptor = read_descriptor(root, dataset)
+    descriptor = require_descriptor(root, dataset)
     meta = descriptor["mosaiq"]
     m = measured_counts(root, dataset)
     tables = {name: read_table(path, schema) for name, path, schema in _tables(root, dataset)}

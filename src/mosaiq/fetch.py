@@ -17,6 +17,7 @@ again.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -45,7 +46,7 @@ class Download:
     extract: list[str] = field(default_factory=list)
 
 
-def _get(url: str) -> urllib.request.addinfourl:
+def _get(url: str) -> http.client.HTTPResponse:
     request = urllib.request.Request(url, headers={"User-Agent": "mosaiq-fetch"})
     try:
         return urllib.request.urlopen(request, timeout=TIMEOUT_S)

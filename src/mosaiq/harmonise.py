@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -33,8 +34,13 @@ ISO_LANG_COLUMNS = ("ISOPleasant_lang", "ISOEventful_lang")
 CLIP_ISO_COLUMNS = tuple(f"mean_{c}" for c in ISO_COLUMNS + ISO_LANG_COLUMNS)
 
 
-def round_derived(values: np.ndarray | pd.Series) -> np.ndarray | pd.Series:
-    return np.round(values, DERIVED_DECIMALS)
+Derived = TypeVar("Derived", np.ndarray, pd.Series, pd.DataFrame)
+
+
+def round_derived(values: Derived) -> Derived:
+    """``values`` rounded to :data:`DERIVED_DECIMALS` places, of the same type."""
+    rounded: Derived = values.round(DERIVED_DECIMALS)
+    return rounded
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def aggregate_clips(
     """
     keys = [by] if isinstance(by, str) else list(by)
     grouped = responses.groupby(keys, sort=True, dropna=False)
-    parts = [pd.DataFrame({"n_responses": grouped.size()})]
+    parts: list[pd.DataFrame] = [pd.DataFrame({"n_responses": grouped.size()})]
     has_paq = all(c in responses.columns for c in PAQ_IDS)
     rated = [*(PAQ_IDS if has_paq else ()), *mean_columns]
     if rated:

@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from mosaiq.errors import MosaiqError
 from mosaiq.settings import read_yaml
 
 BUILT = "built"
@@ -21,6 +22,16 @@ def package_dir(root: Path, dataset: str) -> Path:
 def read_descriptor(root: Path, dataset: str) -> dict[str, Any] | None:
     path = package_dir(root, dataset) / "datapackage.yaml"
     return read_yaml(path) if path.is_file() else None
+
+
+def require_descriptor(root: Path, dataset: str) -> dict[str, Any]:
+    """The package descriptor of ``dataset``; an error saying how to build it when absent."""
+    descriptor = read_descriptor(root, dataset)
+    if descriptor is None:
+        raise MosaiqError(
+            f"datasets/{dataset}/datapackage.yaml not found; run `mosaiq build {dataset}` first"
+        )
+    return descriptor
 
 
 def catalogue_facts(root: Path) -> dict[str, dict[str, Any]]:

@@ -29,7 +29,7 @@ import pandas as pd
 from mosaiq.errors import InputError, spreadsheet_row
 from mosaiq.harmonise import age_band
 from mosaiq.paq import LIKERT_5, PAQ_FROM_WORDS
-from mosaiq.schema import CLIP_FK, TableSpec
+from mosaiq.schema import CLIP_FK, Part, TableSpec
 from mosaiq.sources.base import (
     RawFile,
     Source,
@@ -151,7 +151,7 @@ def _acoustic_fields() -> list[dict[str, Any]]:
 ACOUSTIC_FIELDS = _acoustic_fields()
 ACOUSTIC_COLUMNS = [f["name"] for f in ACOUSTIC_FIELDS]
 
-CLIP_MEAN_PARTS = [
+CLIP_MEAN_PARTS: list[Part] = [
     "clip_counts",
     "paq_means",
     "iso_means",

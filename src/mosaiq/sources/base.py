@@ -21,7 +21,7 @@ import pandas as pd
 from mosaiq.errors import FIRST_DATA_ROW, InputError, MosaiqError, RawInputAbsent, spreadsheet_row
 from mosaiq.layout import file_digest
 from mosaiq.paq import Scale
-from mosaiq.schema import TableSpec
+from mosaiq.schema import Part, TableSpec
 
 EXCLUSION_COLUMNS = ("source_file", "source_row", "source_key", "reason_code", "detail")
 
@@ -103,7 +103,7 @@ class Source:
     """The dataset's own exclusion reason codes (the shared ones are the build's)."""
     tables: Mapping[str, TableSpec]
     """``clips`` and ``responses`` table specs."""
-    clip_mean_parts: Sequence[str | dict[str, Any]]
+    clip_mean_parts: Sequence[Part]
     """Schema parts of the per-clip aggregates, shared by ``clips`` and ``clip_languages``."""
     gender_values: tuple[str, ...]
     """The normalised gender codes the dataset can give."""

@@ -32,7 +32,7 @@ import pandas as pd
 from mosaiq.errors import InputError, spreadsheet_row
 from mosaiq.harmonise import age_band, round_derived
 from mosaiq.paq import Scale
-from mosaiq.schema import CLIP_FK, TableSpec
+from mosaiq.schema import CLIP_FK, Part, TableSpec
 from mosaiq.sources.base import (
     RawFile,
     Source,
@@ -109,7 +109,7 @@ MAJORITY = 0.5
 """A clip's majority label: ticked by at least this share of its raters (workbook rule)."""
 
 MEAN_COLUMNS = ("annoyance", *LABEL_COLUMNS.values())
-CLIP_MEAN_PARTS = [
+CLIP_MEAN_PARTS: list[Part] = [
     "clip_counts",
     field(
         "mean_annoyance",

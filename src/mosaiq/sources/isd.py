@@ -34,7 +34,7 @@ import pandas as pd
 from mosaiq.errors import InputError, MosaiqError, spreadsheet_row
 from mosaiq.harmonise import age_band
 from mosaiq.paq import LIKERT_5, PAQ_FROM_WORDS
-from mosaiq.schema import CLIP_FK, TableSpec
+from mosaiq.schema import CLIP_FK, Part, TableSpec
 from mosaiq.sources.base import (
     RawFile,
     RawInput,
@@ -207,7 +207,7 @@ REQUIRED_COLUMNS = (
 
 _LIKERT = {"minimum": 1, "maximum": 5}
 
-CLIP_MEAN_PARTS = ["clip_counts", "paq_means", "iso_means"]
+CLIP_MEAN_PARTS: list[Part] = ["clip_counts", "paq_means", "iso_means"]
 MEAN_COLUMNS: tuple[str, ...] = ()
 
 GENDER_VALUES = tuple(sorted(set(GENDER.values())))

@@ -34,7 +34,7 @@ import pandas as pd
 from mosaiq.errors import InputError, spreadsheet_row
 from mosaiq.harmonise import age_band
 from mosaiq.paq import PAQ_IDS, SLIDER_100
-from mosaiq.schema import CLIP_FK, TableSpec
+from mosaiq.schema import CLIP_FK, Part, TableSpec
 from mosaiq.sources.base import (
     RawFile,
     Source,
@@ -77,7 +77,7 @@ REASONS = {
 }
 GENDER = {"Male": "male", "Female": "female"}
 
-CLIP_MEAN_PARTS = ["clip_counts", "paq_means", "paq_means_1to5", "iso_means"]
+CLIP_MEAN_PARTS: list[Part] = ["clip_counts", "paq_means", "paq_means_1to5", "iso_means"]
 MEAN_COLUMNS: tuple[str, ...] = ()
 
 GENDER_VALUES = tuple(sorted(GENDER.values()))
