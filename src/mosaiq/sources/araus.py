@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.errors import InputError, spreadsheet_row
+from mosaiq.errors import InputError
 from mosaiq.harmonise import age_band
 from mosaiq.paq import LIKERT_5, PAQ_FROM_WORDS
 from mosaiq.schema import CLIP_FK, Part, TableSpec
@@ -38,11 +38,11 @@ from mosaiq.sources.base import (
     duplicated_key_error,
     exclusions_frame,
     field,
-    first_bad,
     numeric,
     raw_file,
     raw_input,
     read_tabular,
+    reject_first,
     require_columns,
     require_raw,
     source_rows,
@@ -330,15 +330,12 @@ def _official(raw: pd.DataFrame, shown: str) -> Frame:
             np.where(ints["stimulus_index"].eq(last), "consistency_stimulus", ""),
         ),
     )
-    unknown = aux & (reason == "")
-    if unknown.any():
-        pos = first_bad(unknown)
-        raise InputError(
-            "fold -1 row is neither the practice, attention nor consistency stimulus",
-            file=shown,
-            row=spreadsheet_row(pos),
-            column="fold_r",
-        )
+    reject_first(
+        aux & (reason == ""),
+        "fold -1 row is neither the practice, attention nor consistency stimulus",
+        file=shown,
+        column="fold_r",
+    )
     exclusions = exclusions_frame(
         pd.DataFrame(
             {
@@ -422,15 +419,13 @@ def _with_participants(frame: Frame, people: pd.DataFrame, shown: str) -> Frame:
     require_columns(people, ("participant", "age", "gender"), file=shown)
     info = numeric(people, ["age", "gender"], file=shown, integer=True)
     info["participant_id"] = _participant_key(people["participant"])
-    bad = ~info["gender"].isin([0, 1]) & info["gender"].notna()
-    if bad.any():
-        pos = first_bad(bad)
-        raise InputError(
-            f"gender code {people['gender'].iloc[pos]!r} is not 0 or 1",
-            file=shown,
-            row=spreadsheet_row(pos),
-            column="gender",
-        )
+    reject_first(
+        ~info["gender"].isin([0, 1]) & info["gender"].notna(),
+        "gender code {value!r} is not 0 or 1",
+        file=shown,
+        column="gender",
+        values=people["gender"],
+    )
     info["age_band"] = age_band(info["age"])
     info["gender"] = info["gender"].map({0: "male", 1: "female"}).astype("string")
     merged = responses.drop(columns=["age_band", "gender"]).merge(

@@ -197,34 +197,15 @@ def numeric(
         text = df[col].str.strip() if df[col].dtype == object else df[col]
         values = pd.to_numeric(text, errors="coerce")
         bad = values.isna() & text.notna() & text.astype("string").ne("")
-        if bad.any():
-            pos = first_bad(bad)
-            raise InputError(
-                f"not a number: {df[col].iloc[pos]!r}",
-                file=file,
-                row=spreadsheet_row(pos),
-                column=col,
-            )
+        where = {"file": file, "column": col, "values": df[col]}
+        reject_first(bad, "not a number: {value!r}", **where)
         if integer:
-            frac = values.notna() & (values != values.round())
-            if frac.any():
-                pos = first_bad(frac)
-                raise InputError(
-                    f"not an integer: {df[col].iloc[pos]!r}",
-                    file=file,
-                    row=spreadsheet_row(pos),
-                    column=col,
-                )
+            reject_first(
+                values.notna() & (values != values.round()), "not an integer: {value!r}", **where
+            )
         if scale is not None:
             out_of_range = (values < scale.minimum) | (values > scale.maximum)
-            if out_of_range.any():
-                pos = first_bad(out_of_range)
-                raise InputError(
-                    f"rating {df[col].iloc[pos]!r} is outside the scale {scale}",
-                    file=file,
-                    row=spreadsheet_row(pos),
-                    column=col,
-                )
+            reject_first(out_of_range, f"rating {{value!r}} is outside the scale {scale}", **where)
         out[col] = values.astype(float)
     return out
 
@@ -328,11 +309,48 @@ def field(name: str, ftype: str, description: str, **extra: Any) -> dict[str, An
     return out
 
 
+def _as_bool(mask: pd.Series | np.ndarray) -> np.ndarray:
+    if isinstance(mask, pd.Series):
+        return mask.to_numpy(dtype=bool, na_value=False)
+    return np.asarray(mask, dtype=bool)
+
+
 def first_bad(mask: pd.Series | np.ndarray) -> int:
     """Position of the first True in a boolean mask (missing values count as False)."""
-    if isinstance(mask, pd.Series):
-        return int(np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))[0])
-    return int(np.flatnonzero(np.asarray(mask, dtype=bool))[0])
+    return int(np.flatnonzero(_as_bool(mask))[0])
+
+
+def reject_first(
+    mask: pd.Series | np.ndarray,
+    message: str,
+    *,
+    file: Path | str,
+    column: str,
+    values: pd.Series | None = None,
+) -> None:
+    """Raise an :class:`InputError` at the first row where ``mask`` is true, naming the file, the
+    row and the column; ``{value!r}`` in ``message`` becomes that row's cell of ``values``."""
+    if not _as_bool(mask).any():
+        return
+    pos = first_bad(mask)
+    text = message.format(value=values.iloc[pos]) if values is not None else message
+    raise InputError(text, file=file, row=spreadsheet_row(pos), column=column)
+
+
+def map_codes(
+    raw: pd.Series, codes: Mapping[str, str], what: str, *, file: Path | str, column: str
+) -> pd.Series:
+    """Raw codes (trimmed) mapped to the shared vocabulary; an unknown code is an error naming
+    its row. Missing cells stay missing."""
+    text = raw.str.strip()
+    reject_first(
+        text.notna() & ~text.isin(list(codes)),
+        f"unknown {what} {{value!r}}; known: {list(codes)}",
+        file=file,
+        column=column,
+        values=raw,
+    )
+    return text.map(codes).astype("string")
 
 
 def add_missing_columns(

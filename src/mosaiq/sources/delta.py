@@ -43,10 +43,12 @@ from mosaiq.sources.base import (
     field,
     first_bad,
     join_flags,
+    map_codes,
     numeric,
     raw_file,
     raw_input,
     read_tabular,
+    reject_first,
     require_columns,
     require_raw,
     source_rows,
@@ -278,22 +280,9 @@ def _responses(survey: pd.DataFrame, shown: str) -> pd.DataFrame:
     rows = source_rows(len(survey))
     annoyance = numeric(survey, ["annoyance"], file=shown, scale=ANNOYANCE, integer=True)
     labels = _labels(survey, shown)
-    gender = survey["gender"].str.strip()
-    bad = gender.notna() & ~gender.isin(list(GENDER))
-    if bad.any():
-        pos = first_bad(bad)
-        raise InputError(
-            f"unknown gender {survey['gender'].iloc[pos]!r}",
-            file=shown,
-            row=spreadsheet_row(pos),
-            column="gender",
-        )
+    gender = map_codes(survey["gender"], GENDER, "gender", file=shown, column="gender")
     pid = survey["participant_id"].str.strip()
-    if pid.isna().any():
-        pos = first_bad(pid.isna())
-        raise InputError(
-            "empty participant_id", file=shown, row=spreadsheet_row(pos), column="participant_id"
-        )
+    reject_first(pid.isna(), "empty participant_id", file=shown, column="participant_id")
     participant = "DeLTA_" + pid + "_" + survey["tree_node_key"].str.strip().fillna("none")
     stem = _stem(survey["recording"])
     response_id = participant + "_" + stem
@@ -323,7 +312,7 @@ def _responses(survey: pd.DataFrame, shown: str) -> pd.DataFrame:
     out = pd.concat([out, labels], axis=1)
     out["experiment_version"] = version.astype("Int64")
     out["age_band"] = age_band(numeric(survey, ["age"], file=shown)["age"])
-    out["gender"] = gender.map(GENDER).astype("string")
+    out["gender"] = gender
     out["source_row"] = rows
     out["source_flags"] = flags
     return out

@@ -44,9 +44,10 @@ from mosaiq.sources.base import (
     duplicated_key_error,
     exclusions_frame,
     field,
-    first_bad,
+    map_codes,
     numeric,
     read_csv_text,
+    reject_first,
     require_columns,
     require_dataset_param,
     require_raw,
@@ -320,10 +321,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
 
     ids = {c: raw[c].str.strip() for c in ID_COLUMNS}
     for col, values in ids.items():
-        if values.isna().any():
-            raise InputError(
-                "empty ID", file=shown, row=spreadsheet_row(first_bad(values.isna())), column=col
-            )
+        reject_first(values.isna(), "empty ID", file=shown, column=col)
     loc, ses, grp, rec = ids["LocationID"], ids["SessionID"], ids["GroupID"], ids["RecordID"]
     clip_id = "ISD_" + loc + "_" + ses + "_" + grp
     response_id = clip_id + "_" + rec
@@ -331,16 +329,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
 
     paq = numeric(raw, list(PAQ_COLUMNS), file=shown, scale=SCALE).rename(columns=PAQ_COLUMNS)
     items = numeric(raw, list(SURVEY_ITEMS), file=shown, scale=SCALE, integer=True)
-    gender_raw = raw["gen00"].str.strip()
-    unknown = gender_raw.notna() & ~gender_raw.isin(list(GENDER))
-    if unknown.any():
-        pos = first_bad(unknown)
-        raise InputError(
-            f"unknown gender value {raw['gen00'].iloc[pos]!r}; known: {sorted(GENDER)}",
-            file=shown,
-            row=spreadsheet_row(pos),
-            column="gen00",
-        )
+    gender = map_codes(raw["gen00"], GENDER, "gender", file=shown, column="gen00")
     age = numeric(raw, ["age00"], file=shown)["age00"]
 
     responses = pd.DataFrame(
@@ -359,7 +348,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     for src, (name, _desc) in SURVEY_ITEMS.items():
         responses[name] = items[src].astype("Int64")
     responses["age_band"] = age_band(age)
-    responses["gender"] = gender_raw.map(GENDER).astype("string")
+    responses["gender"] = gender
     responses["source_row"] = rows
     responses["source_flags"] = pd.Series(pd.NA, index=raw.index, dtype="string")
 

@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.errors import InputError, spreadsheet_row
 from mosaiq.harmonise import age_band
 from mosaiq.paq import PAQ_IDS, SLIDER_100
 from mosaiq.schema import CLIP_FK, Part, TableSpec
@@ -43,12 +42,13 @@ from mosaiq.sources.base import (
     duplicated_key_error,
     exclusions_frame,
     field,
-    first_bad,
     join_flags,
+    map_codes,
     numeric,
     raw_file,
     raw_input,
     read_tabular,
+    reject_first,
     require_columns,
     require_dataset_param,
     require_raw,
@@ -142,18 +142,8 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         for c in ("Language", "Recording", "Participant", "Institution", "Gender", "Age")
     }
     for col in ("Language", "Recording", "Participant"):
-        if text[col].isna().any():
-            pos = first_bad(text[col].isna())
-            raise InputError("empty value", file=shown, row=spreadsheet_row(pos), column=col)
-    bad_gender = text["Gender"].notna() & ~text["Gender"].isin(list(GENDER))
-    if bad_gender.any():
-        pos = first_bad(bad_gender)
-        raise InputError(
-            f"unknown gender {raw['Gender'].iloc[pos]!r}; known: {list(GENDER)}",
-            file=shown,
-            row=spreadsheet_row(pos),
-            column="Gender",
-        )
+        reject_first(text[col].isna(), "empty value", file=shown, column=col)
+    gender = map_codes(raw["Gender"], GENDER, "gender", file=shown, column="Gender")
 
     paq = numeric(raw, list(PAQ_COLUMNS), file=shown).rename(columns=PAQ_COLUMNS)
     extra = numeric(raw, ["loud", "sequence_id"], file=shown)
@@ -183,7 +173,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     responses["perceived_loudness"] = extra["loud"]
     responses["sequence_id"] = extra["sequence_id"].astype("Int64")
     responses["age_band"] = age_band(age_num)
-    responses["gender"] = text["Gender"].map(GENDER).astype("string")
+    responses["gender"] = gender
     responses["source_row"] = rows
     responses["source_flags"] = join_flags(flags, raw.index)
 
