@@ -197,15 +197,16 @@ def numeric(
         text = df[col].str.strip() if df[col].dtype == object else df[col]
         values = pd.to_numeric(text, errors="coerce")
         bad = values.isna() & text.notna() & text.astype("string").ne("")
-        where = {"file": file, "column": col, "values": df[col]}
-        reject_first(bad, "not a number: {value!r}", **where)
+        checks = [(bad, "not a number: {value!r}")]
         if integer:
-            reject_first(
-                values.notna() & (values != values.round()), "not an integer: {value!r}", **where
+            checks.append(
+                (values.notna() & (values != values.round()), "not an integer: {value!r}")
             )
         if scale is not None:
             out_of_range = (values < scale.minimum) | (values > scale.maximum)
-            reject_first(out_of_range, f"rating {{value!r}} is outside the scale {scale}", **where)
+            checks.append((out_of_range, f"rating {{value!r}} is outside the scale {scale}"))
+        for mask, message in checks:
+            reject_first(mask, message, file=file, column=col, values=df[col])
         out[col] = values.astype(float)
     return out
 
