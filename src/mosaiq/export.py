@@ -299,14 +299,7 @@ def data_card(root: Path, dataset: str) -> str:
     meta = descriptor["mosaiq"]
     m = measured_counts(root, dataset)
     tables = {name: read_table(path, schema) for name, path, schema in _tables(root, dataset)}
-    excl = tables["exclusions"]["reason_code"].value_counts().sort_index()
-    reasons = meta.get("reasons", {})
-    responses, clips = tables["responses"], tables["clips"]
-    flags = responses.get("source_flags", pd.Series(dtype="string")).dropna()
-    flag_counts = flags.str.split(";").explode().value_counts().sort_index()
-    clip_flags = clips.get("source_flags", pd.Series(dtype="string")).dropna()
-    clip_flag_counts = clip_flags.str.split(";").explode().value_counts().sort_index()
-    harm = meta.get("harmonisation", {})
+    responses = tables["responses"]
     lang = responses["language"].value_counts().sort_index()
     committed = (
         "git (the source licence allows it)"
@@ -346,28 +339,7 @@ def data_card(root: Path, dataset: str) -> str:
         "## Preprocessing done here",
         "",
     ]
-    if harm:
-        q = harm["quality"]
-        lines += [
-            f"- ISO coordinates on the {harm['scale']['minimum']:g}-{harm['scale']['maximum']:g}"
-            f" scale; equal angles (the ISO/TS 12913-3 formula) and language angles from the "
-            f"`{harm['angle_table']}` table, centred on the scale midpoint",
-            f"- quality rules: at least {q['min_paq_items']} PAQ items rated; straight-lining: "
-            f"{q['straightlining']}",
-        ]
-    lines += ["- exclusions by reason:"]
-    lines += [f"  - `{code}` ({reasons.get(code, '')}): {n:,}" for code, n in excl.items()] or [
-        "  - none"
-    ]
-    if len(flag_counts) or len(clip_flag_counts):
-        lines += [
-            "- kept rows with source flags: "
-            + ", ".join(
-                f"`{k}` {v:,}" for k, v in [*flag_counts.items(), *clip_flag_counts.items()]
-            )
-        ]
-    for raw in meta.get("raw_inputs", []):
-        lines += [f"- raw input: {raw['file']} ({raw['rows']:,} rows, sha256 {raw['sha256']})"]
+    lines += _preprocessing(meta, tables)
     lines += [
         "",
         "## Uses",
@@ -392,6 +364,42 @@ def data_card(root: Path, dataset: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _preprocessing(meta: dict[str, Any], tables: dict[str, pd.DataFrame]) -> list[str]:
+    """The data card's lines on what the build did: harmonisation, exclusions, flags, inputs."""
+    excl = tables["exclusions"]["reason_code"].value_counts().sort_index()
+    reasons = meta.get("reasons", {})
+    responses, clips = tables["responses"], tables["clips"]
+    flags = responses.get("source_flags", pd.Series(dtype="string")).dropna()
+    flag_counts = flags.str.split(";").explode().value_counts().sort_index()
+    clip_flags = clips.get("source_flags", pd.Series(dtype="string")).dropna()
+    clip_flag_counts = clip_flags.str.split(";").explode().value_counts().sort_index()
+    harm = meta.get("harmonisation", {})
+    lines: list[str] = []
+    if harm:
+        q = harm["quality"]
+        lines += [
+            f"- ISO coordinates on the {harm['scale']['minimum']:g}-{harm['scale']['maximum']:g}"
+            f" scale; equal angles (the ISO/TS 12913-3 formula) and language angles from the "
+            f"`{harm['angle_table']}` table, centred on the scale midpoint",
+            f"- quality rules: at least {q['min_paq_items']} PAQ items rated; straight-lining: "
+            f"{q['straightlining']}",
+        ]
+    lines += ["- exclusions by reason:"]
+    lines += [f"  - `{code}` ({reasons.get(code, '')}): {n:,}" for code, n in excl.items()] or [
+        "  - none"
+    ]
+    if len(flag_counts) or len(clip_flag_counts):
+        lines += [
+            "- kept rows with source flags: "
+            + ", ".join(
+                f"`{k}` {v:,}" for k, v in [*flag_counts.items(), *clip_flag_counts.items()]
+            )
+        ]
+    for raw in meta.get("raw_inputs", []):
+        lines += [f"- raw input: {raw['file']} ({raw['rows']:,} rows, sha256 {raw['sha256']})"]
+    return lines
 
 
 def _num(value: Any) -> str:

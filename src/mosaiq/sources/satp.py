@@ -177,28 +177,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     responses["source_row"] = rows
     responses["source_flags"] = join_flags(flags, raw.index)
 
-    out_of_range = (paq < SCALE.minimum) | (paq > SCALE.maximum)
-    bad = out_of_range.any(axis=1).to_numpy()
-    detail = [
-        "; ".join(
-            f"{src} = {raw[src].iloc[i]}"
-            for src, col in PAQ_COLUMNS.items()
-            if out_of_range[col].iloc[i]
-        )
-        + f" (scale {SCALE})"
-        for i in np.flatnonzero(bad)
-    ]
-    exclusions = exclusions_frame(
-        pd.DataFrame(
-            {
-                "source_file": shown,
-                "source_row": rows[bad],
-                "source_key": response_id[bad].to_numpy(),
-                "reason_code": "rating_out_of_range",
-                "detail": detail,
-            }
-        )
-    )
+    bad, exclusions = _out_of_range(raw, paq, responses, shown)
     clips = pd.DataFrame({"clip_id": clip_id, "recording": text["Recording"]})
     clips = clips.drop_duplicates("clip_id").assign(dataset_id=DATASET_ID)
     clips = add_missing_columns(
@@ -222,6 +201,35 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         inputs=[raw_input(path, len(raw))],
         notes=notes,
     )
+
+
+def _out_of_range(
+    raw: pd.DataFrame, paq: pd.DataFrame, responses: pd.DataFrame, shown: str
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Responses with a rating outside the slider (typing errors): the mask and their exclusions."""
+    out_of_range = (paq < SCALE.minimum) | (paq > SCALE.maximum)
+    bad = out_of_range.any(axis=1).to_numpy()
+    detail = [
+        "; ".join(
+            f"{src} = {raw[src].iloc[i]}"
+            for src, col in PAQ_COLUMNS.items()
+            if out_of_range[col].iloc[i]
+        )
+        + f" (scale {SCALE})"
+        for i in np.flatnonzero(bad)
+    ]
+    exclusions = exclusions_frame(
+        pd.DataFrame(
+            {
+                "source_file": shown,
+                "source_row": responses["source_row"].to_numpy()[bad],
+                "source_key": responses["response_id"].to_numpy()[bad],
+                "reason_code": "rating_out_of_range",
+                "detail": detail,
+            }
+        )
+    )
+    return bad, exclusions
 
 
 def _participants(text: dict[str, pd.Series], shown: str) -> tuple[pd.Series, pd.Series]:
