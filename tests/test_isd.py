@@ -14,6 +14,7 @@ import yaml
 from mosaiq.api import load
 from mosaiq.build import build_dataset
 from mosaiq.errors import InputError
+from mosaiq.layout import NOT_BUILT_ABSENT
 from tests.conftest import PAQ_WORDS, REPO, copy_project
 
 RAW_ROWS = 3589
@@ -279,10 +280,14 @@ def test_bad_raw_input_names_the_place_and_keeps_the_old_package(
     assert leftovers == []
 
 
-def test_missing_soundscapy_copy_is_reported(project):
+def test_missing_raw_file_is_raw_input_absent_naming_it(project):
+    # The same rule as every other dataset: an absent raw file is "not built", with a note
+    # naming the file that was expected and where.
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["build"]["ISD"]["raw"] = "nowhere/ISD v1.0 Data.csv"
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(InputError, match="not found"):
-        build_dataset(project, "ISD")
-    assert not (project / "datasets/ISD/data/clips.csv").exists()  # nothing half-written
+    result = build_dataset(project, "ISD")
+    assert result.status == NOT_BUILT_ABSENT
+    assert "ISD v1.0 Data.csv not found at" in result.note
+    assert str(project / "nowhere" / "ISD v1.0 Data.csv") in result.note
+    assert pd.read_csv(project / "datasets/ISD/data/clips.csv").empty

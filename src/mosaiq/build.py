@@ -1,30 +1,19 @@
 """Raw source -> package, the same way for every dataset.
 
-    adapter.read() -> quality rules -> ISO coordinates + 1-5 harmonisation -> clip aggregation
+    source.read() -> quality rules -> ISO coordinates + 1-5 harmonisation -> clip aggregation
     -> write package (clips, clip_languages, responses, exclusions, features)
 
-The adapter (``mosaiq.sources.<dataset>``) supplies the tidy tables, its scale, the columns it
-wants averaged per clip and its table specs; everything else is here, once.
-
-An adapter module defines:
-
-- ``DATASET_ID``, ``SCALE`` (a :class:`~mosaiq.paq.Scale` for PAQ datasets, else ``None``),
-  ``REASONS`` (its own exclusion reason codes) and ``TABLES`` (``clips`` and ``responses``
-  :class:`~mosaiq.schema.TableSpec`);
-- ``CLIP_MEAN_PARTS``: the schema parts of the per-clip aggregates (shared by ``clips`` and
-  ``clip_languages``), and ``MEAN_COLUMNS``: response columns averaged per clip besides the PAQs;
-- ``read(root, params) -> SourceTables`` (raises :class:`RawInputAbsent` without its files);
-- optionally ``finish_clips(clips) -> clips`` for clip-level rules of the source (e.g. DeLTA's
-  majority labels).
+The dataset's :class:`~mosaiq.sources.base.Source` (from the registry,
+:func:`mosaiq.sources.source`) supplies the tidy tables, its scale, the columns it wants
+averaged per clip and its table specs; everything else is here, once. This is the only module
+that runs adapters: later stages read the package as written (descriptor and schemas on disk).
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -32,20 +21,19 @@ import pandas as pd
 from mosaiq.errors import MosaiqError, RawInputAbsent
 from mosaiq.harmonise import (
     AGE_BAND_LABELS,
+    HARMONISED,
     add_iso_coordinates,
     aggregate_clips,
     linear_map,
     straightlined,
 )
-from mosaiq.layout import BUILT, NOT_BUILT_ABSENT, package_dir, read_descriptor
+from mosaiq.layout import BUILT, NOT_BUILT_ABSENT, catalogue_facts, package_dir, read_descriptor
 from mosaiq.package import table_to_csv, write_files_atomically, yaml_bytes
 from mosaiq.paq import LIKERT_5, PAQ_IDS, Scale
 from mosaiq.schema import CLIP_FK, TableSpec, compose, field_names
-from mosaiq.settings import DATASETS, data_version, load_params, param, read_yaml
-from mosaiq.sources.base import SourceTables, exclusions_frame
-
-ADAPTERS = {ds: f"mosaiq.sources.{ds.lower()}" for ds in DATASETS}
-
+from mosaiq.settings import data_version, load_params, param
+from mosaiq.sources import source
+from mosaiq.sources.base import Source, SourceTables, exclusions_frame
 
 SHARED_REASONS = {
     "incomplete_paq": "fewer PAQ items rated than build.harmonise.quality.min_paq_items",
@@ -53,8 +41,6 @@ SHARED_REASONS = {
     "straightlined_midpoint": "the scale midpoint for all eight PAQ items",
 }
 STRAIGHTLINING = ("exclude", "keep_midpoint", "keep")
-HARMONISED = "_1to5"
-"""Suffix of PAQ columns mapped onto 1-5 for datasets rated on another scale."""
 
 PACKAGE_TABLES = ("clips", "clip_languages", "responses", "exclusions", "features")
 SHARED_TABLES = {
@@ -72,33 +58,17 @@ SHARED_TABLES = {
 }
 
 
-def adapter(dataset: str) -> ModuleType:
-    if dataset not in ADAPTERS:
-        raise MosaiqError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    return importlib.import_module(ADAPTERS[dataset])
-
-
-def catalogue_facts(root: Path) -> dict[str, dict[str, Any]]:
-    data = read_yaml(root / "catalogue" / "sources.yaml")
-    return {row["dataset_id"]: row for row in data["datasets"]}
-
-
-def harmonised_columns(mod: ModuleType) -> list[str]:
+def harmonised_columns(src: Source) -> list[str]:
     """PAQ columns on 1-5 that the build adds for a dataset rated on another scale."""
-    scale: Scale | None = getattr(mod, "SCALE", None)
-    if scale is None or scale == LIKERT_5:
+    if src.scale is None or src.scale == LIKERT_5:
         return []
     return [f"{c}{HARMONISED}" for c in PAQ_IDS]
 
 
-def mean_columns(mod: ModuleType) -> list[str]:
-    return [*harmonised_columns(mod), *getattr(mod, "MEAN_COLUMNS", ())]
-
-
-def clip_aggregates(mod: ModuleType, responses: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+def clip_aggregates(src: Source, responses: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
     """The dataset's per-clip (or per clip-and-language) aggregates: the one rule of
-    :func:`mosaiq.harmonise.aggregate_clips` over its PAQs and its ``MEAN_COLUMNS``."""
-    return aggregate_clips(responses, by, mean_columns(mod))
+    :func:`mosaiq.harmonise.aggregate_clips` over its PAQs and its ``mean_columns``."""
+    return aggregate_clips(responses, by, [*harmonised_columns(src), *src.mean_columns])
 
 
 @dataclass
@@ -176,9 +146,9 @@ def build_dataset(root: Path, dataset: str) -> BuildResult:
     """
     started = time.perf_counter()
     params = load_params(root)
-    mod = adapter(dataset)
+    declared = source(dataset)
     try:
-        src = mod.read(root, params)
+        tables = declared.read(root, params)
     except RawInputAbsent as exc:
         existing = read_descriptor(root, dataset)
         if existing and existing.get("mosaiq", {}).get("build_status") == BUILT:
@@ -190,10 +160,12 @@ def build_dataset(root: Path, dataset: str) -> BuildResult:
                 note=f"{exc}; kept the built package already here",
             )
         else:
-            result = _write(root, mod, params, None, status=NOT_BUILT_ABSENT, reason=str(exc))
+            result = _write(root, declared, params, None, status=NOT_BUILT_ABSENT, reason=str(exc))
             result.note = str(exc)
     else:
-        result = _write(root, mod, params, _harmonise(root, mod, src, params), status=BUILT)
+        result = _write(
+            root, declared, params, _harmonise(root, declared, tables, params), status=BUILT
+        )
     result.seconds = time.perf_counter() - started
     return result
 
@@ -205,8 +177,8 @@ class _Built:
     harmonisation: dict[str, Any]
 
 
-def _harmonise(root: Path, mod: ModuleType, src: SourceTables, params: dict[str, Any]) -> _Built:
-    scale: Scale | None = getattr(mod, "SCALE", None)
+def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str, Any]) -> _Built:
+    scale = declared.scale
     angle_table = param(params, "build.harmonise.angle_table", "aletta2024")
     quality = param(params, "build.harmonise.quality", {}) or {}
     responses, exclusions = src.responses, src.exclusions
@@ -214,7 +186,7 @@ def _harmonise(root: Path, mod: ModuleType, src: SourceTables, params: dict[str,
     if scale is not None:
         responses, exclusions = apply_quality_rules(src, scale, quality)
         responses = add_iso_coordinates(responses, scale, angle_table)
-        for col, target in zip(PAQ_IDS, harmonised_columns(mod), strict=False):
+        for col, target in zip(PAQ_IDS, harmonised_columns(declared), strict=False):
             responses[target] = linear_map(responses[col], scale, LIKERT_5)
         harmonisation = {
             "scale": {"minimum": scale.minimum, "maximum": scale.maximum},
@@ -225,54 +197,55 @@ def _harmonise(root: Path, mod: ModuleType, src: SourceTables, params: dict[str,
             },
         }
     # Clips whose every response was excluded carry no rating: they are not published.
-    clips = src.clips.merge(clip_aggregates(mod, responses, "clip_id"), on="clip_id", how="inner")
-    finish = getattr(mod, "finish_clips", None)
-    if finish is not None:
-        clips = finish(clips)
-    languages = clip_aggregates(mod, responses, ["clip_id", "language"])
+    clips = src.clips.merge(
+        clip_aggregates(declared, responses, "clip_id"), on="clip_id", how="inner"
+    )
+    if declared.finish_clips is not None:
+        clips = declared.finish_clips(clips)
+    languages = clip_aggregates(declared, responses, ["clip_id", "language"])
     orphans = ~responses["clip_id"].isin(clips["clip_id"])
     if orphans.any():
         raise MosaiqError(
-            f"{mod.DATASET_ID}: {int(orphans.sum())} responses refer to no clip "
+            f"{declared.dataset_id}: {int(orphans.sum())} responses refer to no clip "
             f"(first: {responses.loc[orphans, 'clip_id'].iloc[0]})"
         )
     if len(responses) + len(exclusions) != src.raw_rows:
         raise MosaiqError(
-            f"{mod.DATASET_ID}: {len(responses)} published + {len(exclusions)} excluded rows != "
-            f"{src.raw_rows} raw rows; every source row must be published or excluded"
+            f"{declared.dataset_id}: {len(responses)} published + {len(exclusions)} excluded "
+            f"rows != {src.raw_rows} raw rows; every source row must be published or excluded"
         )
-    licence = catalogue_facts(root)[mod.DATASET_ID]["licence"]
+    licence = catalogue_facts(root)[declared.dataset_id]["licence"]
     return _Built(
         src=src,
         tables={
             "clips": clips.assign(licence_spdx=licence),
-            "clip_languages": languages.assign(dataset_id=mod.DATASET_ID),
+            "clip_languages": languages.assign(dataset_id=declared.dataset_id),
             "responses": responses,
-            "exclusions": exclusions.assign(dataset_id=mod.DATASET_ID),
+            "exclusions": exclusions.assign(dataset_id=declared.dataset_id),
         },
         harmonisation=harmonisation,
     )
 
 
-def table_specs(mod: ModuleType) -> dict[str, TableSpec]:
+def table_specs(declared: Source) -> dict[str, TableSpec]:
     languages = TableSpec(
         name="clip_languages",
-        title=f"{mod.DATASET_ID} clip means per questionnaire language",
-        parts=["clip_language_keys", *mod.CLIP_MEAN_PARTS],
+        title=f"{declared.dataset_id} clip means per questionnaire language",
+        parts=["clip_language_keys", *declared.clip_mean_parts],
         primary_key=["clip_id", "language"],
         foreign_keys=CLIP_FK,
     )
-    return {**mod.TABLES, "clip_languages": languages, **SHARED_TABLES}
+    return {**declared.tables, "clip_languages": languages, **SHARED_TABLES}
 
 
-def schema_values(mod: ModuleType, params: dict[str, Any]) -> dict[str, Any]:
-    scale: Scale | None = getattr(mod, "SCALE", None)
+def schema_values(declared: Source, params: dict[str, Any]) -> dict[str, Any]:
+    scale = declared.scale
     values: dict[str, Any] = {
-        "dataset_id": mod.DATASET_ID,
+        "dataset_id": declared.dataset_id,
         "angle_table": param(params, "build.harmonise.angle_table", "aletta2024"),
-        "reason_codes": sorted({*SHARED_REASONS, *mod.REASONS}),
+        "reason_codes": sorted({*SHARED_REASONS, *declared.reasons}),
         "age_bands": list(AGE_BAND_LABELS),
-        "gender_values": list(mod.GENDER_VALUES),
+        "gender_values": list(declared.gender_values),
     }
     if scale is not None:
         values.update(
@@ -281,24 +254,24 @@ def schema_values(mod: ModuleType, params: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def schemas_for(root: Path, mod: ModuleType, params: dict[str, Any]) -> dict[str, dict]:
-    values = schema_values(mod, params)
-    return {name: compose(root, spec, values) for name, spec in table_specs(mod).items()}
+def schemas_for(root: Path, declared: Source, params: dict[str, Any]) -> dict[str, dict]:
+    values = schema_values(declared, params)
+    return {name: compose(root, spec, values) for name, spec in table_specs(declared).items()}
 
 
 def _write(
     root: Path,
-    mod: ModuleType,
+    declared: Source,
     params: dict[str, Any],
     built: _Built | None,
     *,
     status: str,
     reason: str = "",
 ) -> BuildResult:
-    ds = mod.DATASET_ID
+    ds = declared.dataset_id
     pkg = package_dir(root, ds)
-    specs = table_specs(mod)
-    schemas = schemas_for(root, mod, params)
+    specs = table_specs(declared)
+    schemas = schemas_for(root, declared, params)
     tables = built.tables if built else {}
     files: dict[Path, bytes] = {}
     counts: dict[str, int] = {}
@@ -322,25 +295,26 @@ def _write(
             df, schema, sort_by=specs[name].sort_by, table=f"{ds}/{name}"
         )
         counts[name] = len(df)
-    descriptor = _descriptor(root, mod, params, built, status, reason, counts)
+    descriptor = _descriptor(root, declared, params, built, status, reason, counts)
     files[pkg / "datapackage.yaml"] = yaml_bytes(descriptor)
     written = write_files_atomically(files)
     by_reason: dict[str, int] = {}
     if built is not None:
-        by_reason = built.tables["exclusions"]["reason_code"].value_counts().sort_index().to_dict()
+        reasons = built.tables["exclusions"]["reason_code"].value_counts().sort_index()
+        by_reason = {str(code): int(n) for code, n in reasons.items()}
     return BuildResult(ds, status, counts, by_reason, written)
 
 
 def _descriptor(
     root: Path,
-    mod: ModuleType,
+    declared: Source,
     params: dict[str, Any],
     built: _Built | None,
     status: str,
     reason: str,
     counts: dict[str, int],
 ) -> dict[str, Any]:
-    ds = mod.DATASET_ID
+    ds = declared.dataset_id
     facts = catalogue_facts(root)[ds]
     licence = facts["licence"]
     if licence == "to confirm":
@@ -363,7 +337,7 @@ def _descriptor(
             mosaiq["harmonisation"] = built.harmonisation
         if built.src.notes:
             mosaiq["notes"] = built.src.notes
-    mosaiq["reasons"] = dict(sorted({**SHARED_REASONS, **mod.REASONS}.items()))
+    mosaiq["reasons"] = dict(sorted({**SHARED_REASONS, **declared.reasons}.items()))
     resources = [
         {
             "name": name,

@@ -13,8 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from mosaiq.build import catalogue_facts
-from mosaiq.layout import BUILT, package_dir, read_descriptor
+from mosaiq.layout import BUILT, catalogue_facts, package_dir, read_descriptor
 from mosaiq.package import table_to_csv, write_files_atomically, yaml_bytes
 from mosaiq.schema import field_names
 from mosaiq.settings import DATASETS, data_version, load_params, read_yaml

@@ -181,13 +181,6 @@ def info(root: Root = None) -> None:
         typer.echo(f"validation: {'passed' if report['valid'] else 'FAILED'} ({report_path})")
 
 
-def _rows(path: Path) -> int:
-    if not path.is_file():
-        return 0
-    with path.open("rb") as fh:
-        return max(0, sum(1 for _ in fh) - 1)
-
-
 features_app = typer.Typer(
     help="Visual features of the clips (CLIP embeddings, segmentation "
     "summaries) as FeatureRecords.",

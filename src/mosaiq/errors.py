@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import SupportsInt
+
+FIRST_DATA_ROW = 2
+"""Spreadsheet row of the first data row (the header is row 1): position 0 is row 2."""
+
+
+def spreadsheet_row(position: SupportsInt) -> int:
+    """Row number of the data row at ``position`` (0-based) as a spreadsheet shows it."""
+    return int(position) + FIRST_DATA_ROW
 
 
 class MosaiqError(Exception):
@@ -34,7 +43,9 @@ class InputError(MosaiqError):
 
 
 class RawInputAbsent(MosaiqError):
-    """The raw source files of a dataset are not on this machine (a normal state, not a failure)."""
+    """The raw source files of a dataset are not on this machine (a normal state, not a failure).
+
+    The message names the file that was expected and where."""
 
 
 def _fmt(label: str, value: object) -> str | None:

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -23,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from mosaiq.layout import BUILT, package_dir, read_descriptor
+from mosaiq.layout import BUILT, file_digest, package_dir, read_descriptor, require_descriptor
 from mosaiq.package import read_table, write_files_atomically
 from mosaiq.settings import DATASETS, data_version, load_params, param, read_yaml
 
@@ -84,7 +83,7 @@ def built(root: Path) -> list[str]:
 
 def _tables(root: Path, dataset: str) -> list[tuple[str, Path, dict[str, Any]]]:
     pkg = package_dir(root, dataset)
-    descriptor = read_descriptor(root, dataset)
+    descriptor = require_descriptor(root, dataset)
     return [
         (r["name"], pkg / r["path"], read_yaml(pkg / r["schema"])) for r in descriptor["resources"]
     ]
@@ -174,10 +173,6 @@ def _parquet_card(root: Path, configs: list[tuple[str, str, int]]) -> str:
     return "\n".join(lines)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def croissant(root: Path) -> dict[str, Any]:
     params = load_params(root)
     catalogue = read_table(
@@ -198,7 +193,7 @@ def croissant(root: Path) -> dict[str, Any]:
                     # relative to this metadata file (exports/croissant.json)
                     "contentUrl": os.path.relpath(path, root / EXPORTS),
                     "encodingFormat": "text/csv",
-                    "sha256": _sha256(path),
+                    "sha256": file_digest(path),
                 }
             )
             rs_id = f"{ds}_{name}"
@@ -291,7 +286,7 @@ def _catalogue_croissant(root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         "description": "The catalogue of soundscape datasets (CSV)",
         "contentUrl": os.path.relpath(path, root / EXPORTS),
         "encodingFormat": "text/csv",
-        "sha256": _sha256(path),
+        "sha256": file_digest(path),
     }
     fields = [
         {
@@ -401,28 +396,22 @@ def export_croissant(root: Path) -> Path:
 
 def data_card(root: Path, dataset: str) -> str:
     from mosaiq.catalogue import measured_counts
+    from mosaiq.sources import source
 
     cat = read_table(
         root / "catalogue/data/datasets.csv",
         read_yaml(root / "catalogue/schemas/datasets.schema.yaml"),
     )
     f = cat.set_index("dataset_id").loc[dataset]
-    descriptor = read_descriptor(root, dataset)
+    descriptor = require_descriptor(root, dataset)
     meta = descriptor["mosaiq"]
     m = measured_counts(root, dataset)
     tables = {name: read_table(path, schema) for name, path, schema in _tables(root, dataset)}
-    excl = tables["exclusions"]["reason_code"].value_counts().sort_index()
-    reasons = meta.get("reasons", {})
-    responses, clips = tables["responses"], tables["clips"]
-    flags = responses.get("source_flags", pd.Series(dtype="string")).dropna()
-    flag_counts = flags.str.split(";").explode().value_counts().sort_index()
-    clip_flags = clips.get("source_flags", pd.Series(dtype="string")).dropna()
-    clip_flag_counts = clip_flags.str.split(";").explode().value_counts().sort_index()
-    harm = meta.get("harmonisation", {})
+    responses = tables["responses"]
     lang = responses["language"].value_counts().sort_index()
     committed = (
         "git (the source licence allows it)"
-        if dataset == "ISD"
+        if source(dataset).committed
         else "the DVC remote only (built from the user's own download, never committed)"
     )
     lines = [
@@ -458,28 +447,7 @@ def data_card(root: Path, dataset: str) -> str:
         "## Preprocessing done here",
         "",
     ]
-    if harm:
-        q = harm["quality"]
-        lines += [
-            f"- ISO coordinates on the {harm['scale']['minimum']:g}-{harm['scale']['maximum']:g}"
-            f" scale; equal angles (the ISO/TS 12913-3 formula) and language angles from the "
-            f"`{harm['angle_table']}` table, centred on the scale midpoint",
-            f"- quality rules: at least {q['min_paq_items']} PAQ items rated; straight-lining: "
-            f"{q['straightlining']}",
-        ]
-    lines += ["- exclusions by reason:"]
-    lines += [f"  - `{code}` ({reasons.get(code, '')}): {n:,}" for code, n in excl.items()] or [
-        "  - none"
-    ]
-    if len(flag_counts) or len(clip_flag_counts):
-        lines += [
-            "- kept rows with source flags: "
-            + ", ".join(
-                f"`{k}` {v:,}" for k, v in [*flag_counts.items(), *clip_flag_counts.items()]
-            )
-        ]
-    for raw in meta.get("raw_inputs", []):
-        lines += [f"- raw input: {raw['file']} ({raw['rows']:,} rows, sha256 {raw['sha256']})"]
+    lines += _preprocessing(meta, tables)
     lines += [
         "",
         "## Uses",
@@ -504,6 +472,42 @@ def data_card(root: Path, dataset: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _preprocessing(meta: dict[str, Any], tables: dict[str, pd.DataFrame]) -> list[str]:
+    """The data card's lines on what the build did: harmonisation, exclusions, flags, inputs."""
+    excl = tables["exclusions"]["reason_code"].value_counts().sort_index()
+    reasons = meta.get("reasons", {})
+    responses, clips = tables["responses"], tables["clips"]
+    flags = responses.get("source_flags", pd.Series(dtype="string")).dropna()
+    flag_counts = flags.str.split(";").explode().value_counts().sort_index()
+    clip_flags = clips.get("source_flags", pd.Series(dtype="string")).dropna()
+    clip_flag_counts = clip_flags.str.split(";").explode().value_counts().sort_index()
+    harm = meta.get("harmonisation", {})
+    lines: list[str] = []
+    if harm:
+        q = harm["quality"]
+        lines += [
+            f"- ISO coordinates on the {harm['scale']['minimum']:g}-{harm['scale']['maximum']:g}"
+            f" scale; equal angles (the ISO/TS 12913-3 formula) and language angles from the "
+            f"`{harm['angle_table']}` table, centred on the scale midpoint",
+            f"- quality rules: at least {q['min_paq_items']} PAQ items rated; straight-lining: "
+            f"{q['straightlining']}",
+        ]
+    lines += ["- exclusions by reason:"]
+    lines += [f"  - `{code}` ({reasons.get(code, '')}): {n:,}" for code, n in excl.items()] or [
+        "  - none"
+    ]
+    if len(flag_counts) or len(clip_flag_counts):
+        lines += [
+            "- kept rows with source flags: "
+            + ", ".join(
+                f"`{k}` {v:,}" for k, v in [*flag_counts.items(), *clip_flag_counts.items()]
+            )
+        ]
+    for raw in meta.get("raw_inputs", []):
+        lines += [f"- raw input: {raw['file']} ({raw['rows']:,} rows, sha256 {raw['sha256']})"]
+    return lines
 
 
 def _num(value: Any) -> str:

@@ -17,6 +17,7 @@ again.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaiq.errors import MosaiqError
+from mosaiq.layout import file_digest
 from mosaiq.settings import DATASETS, load_params, param
 from mosaiq.sources.base import raw_dir
 
@@ -44,7 +46,7 @@ class Download:
     extract: list[str] = field(default_factory=list)
 
 
-def _get(url: str) -> urllib.request.addinfourl:
+def _get(url: str) -> http.client.HTTPResponse:
     request = urllib.request.Request(url, headers={"User-Agent": "mosaiq-fetch"})
     try:
         return urllib.request.urlopen(request, timeout=TIMEOUT_S)
@@ -107,10 +109,7 @@ def file_matches(path: Path, checksum: str) -> bool:
     if not path.is_file():
         return False
     h, digest = _hasher(checksum)
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest() == digest
+    return file_digest(path, h.name) == digest
 
 
 def download(item: Download, target: Path) -> None:

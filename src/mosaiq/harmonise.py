@@ -10,7 +10,9 @@ build. Source values are never rounded.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,8 +34,13 @@ ISO_LANG_COLUMNS = ("ISOPleasant_lang", "ISOEventful_lang")
 CLIP_ISO_COLUMNS = tuple(f"mean_{c}" for c in ISO_COLUMNS + ISO_LANG_COLUMNS)
 
 
-def round_derived(values: np.ndarray | pd.Series) -> np.ndarray | pd.Series:
-    return np.round(values, DERIVED_DECIMALS)
+Derived = TypeVar("Derived", np.ndarray, pd.Series, pd.DataFrame)
+
+
+def round_derived(values: Derived) -> Derived:
+    """``values`` rounded to :data:`DERIVED_DECIMALS` places, of the same type."""
+    rounded: Derived = values.round(DERIVED_DECIMALS)
+    return rounded
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,26 @@ def add_iso_coordinates(
     return out
 
 
+HARMONISED = "_1to5"
+"""Suffix of PAQ columns mapped onto 1-5 for datasets rated on another scale."""
+
+
+def published_mean_columns(
+    clip_columns: Iterable[str], response_columns: Iterable[str]
+) -> list[str]:
+    """The response columns a published clip table averages besides the PAQs and coordinates:
+    those with a ``mean_<column>`` in the clip table (e.g. ``appropriate``, ``PAQ1_pleasant_1to5``).
+
+    Read from the package as written, so that a check needs no adapter."""
+    responses = set(response_columns)
+    skip = {*PAQ_IDS, *ISO_COLUMNS, *ISO_LANG_COLUMNS}
+    return [
+        c[len("mean_") :]
+        for c in clip_columns
+        if c.startswith("mean_") and c[len("mean_") :] in responses - skip
+    ]
+
+
 def aggregate_clips(
     responses: pd.DataFrame,
     by: str | list[str] = "clip_id",
@@ -84,7 +111,7 @@ def aggregate_clips(
     """
     keys = [by] if isinstance(by, str) else list(by)
     grouped = responses.groupby(keys, sort=True, dropna=False)
-    parts = [pd.DataFrame({"n_responses": grouped.size()})]
+    parts: list[pd.DataFrame] = [pd.DataFrame({"n_responses": grouped.size()})]
     has_paq = all(c in responses.columns for c in PAQ_IDS)
     rated = [*(PAQ_IDS if has_paq else ()), *mean_columns]
     if rated:
@@ -151,6 +178,7 @@ __all__ = [
     "CLIP_ISO_COLUMNS",
     "DERIVED_DECIMALS",
     "EQUAL",
+    "HARMONISED",
     "ISO_COLUMNS",
     "ISO_LANG_COLUMNS",
     "Harmonisation",
@@ -158,6 +186,7 @@ __all__ = [
     "age_band",
     "aggregate_clips",
     "linear_map",
+    "published_mean_columns",
     "round_derived",
     "straightlined",
 ]

@@ -63,7 +63,7 @@ def _cast(col: pd.Series, dtype: str, table: str, name: str) -> pd.Series:
         bad = ~np.isnan(arr) & (arr != np.round(arr))
         if bad.any():
             raise MosaiqError(f"{table}.{name}: non-integer values in an integer field")
-        return pd.array(values, dtype="Int64")
+        return values.astype("Int64")
     if dtype == "float64":
         return pd.to_numeric(col, errors="raise").astype("float64")
     if dtype == "boolean":

@@ -40,10 +40,8 @@ PAQ_ITEMS: tuple[str, ...] = (
 PAQ_IDS: tuple[str, ...] = tuple(f"PAQ{i}_{name}" for i, name in enumerate(PAQ_ITEMS, 1))
 """Response-level column names: PAQ1_pleasant ... PAQ8_calm."""
 
-PAQ_MEAN_IDS: tuple[str, ...] = tuple(f"mean_{c}" for c in PAQ_IDS)
 PAQ_FROM_WORDS: dict[str, str] = dict(zip(PAQ_ITEMS, PAQ_IDS, strict=True))
 """The plain-word column names several sources use (pleasant, vibrant, ...) -> PAQ_IDS."""
-"""Clip-level column names: mean_PAQ1_pleasant ... mean_PAQ8_calm."""
 
 EQUAL_ANGLES: tuple[int, ...] = (0, 45, 90, 135, 180, 225, 270, 315)
 

@@ -14,7 +14,6 @@ commits, and makes the annotated tag ``vX.Y.Z``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaiq.errors import MosaiqError
-from mosaiq.settings import DATASETS, data_version, load_params, read_yaml
+from mosaiq.settings import DATASETS, data_version, load_params
 
 VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 RELEASES = Path("releases")
@@ -114,15 +113,6 @@ def _paths(entry: Any) -> list[str]:
     return []
 
 
-def _file_digest(path: Path) -> tuple[str, str]:
-    md5, sha = hashlib.md5(), hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            md5.update(chunk)
-            sha.update(chunk)
-    return md5.hexdigest(), sha.hexdigest()
-
-
 def published_files(root: Path) -> list[Path]:
     """The files a release publishes: packages (tables, schemas, descriptors, feature records and
     arrays), the catalogue, the validation report and the exports."""
@@ -147,7 +137,7 @@ def published_files(root: Path) -> list[Path]:
 
 
 def manifest(root: Path, version: str) -> dict[str, Any]:
-    from mosaiq.layout import read_descriptor
+    from mosaiq.layout import file_digest, read_descriptor, relative_path
 
     sources = {}
     for ds in DATASETS:
@@ -158,13 +148,11 @@ def manifest(root: Path, version: str) -> dict[str, Any]:
         ]
     files = []
     for path in published_files(root):
-        md5, sha = _file_digest(path)
-        rel = path.relative_to(root)
         entry: dict[str, Any] = {
-            "path": str(rel),
+            "path": relative_path(root, path),
             "bytes": path.stat().st_size,
-            "md5": md5,
-            "sha256": sha,
+            "md5": file_digest(path, "md5"),
+            "sha256": file_digest(path),
         }
         if path.suffix == ".csv":
             with path.open("rb") as fh:
@@ -248,7 +236,3 @@ def release(root: Path, version: str, *, push: bool = True) -> str:
     _run(["git", "commit", "-q", "-m", f"Release {tag}"], root)
     _run(["git", "tag", "-a", tag, "-m", f"MOSAIQ benchmark {tag}"], root)
     return tag
-
-
-def read_manifest(root: Path, tag: str) -> dict[str, Any]:
-    return read_yaml(root / RELEASES / f"{tag}.json")

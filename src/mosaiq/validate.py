@@ -31,9 +31,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.build import HARMONISED, adapter, clip_aggregates
-from mosaiq.harmonise import ISO_COLUMNS, ISO_LANG_COLUMNS, linear_map
+from mosaiq.harmonise import (
+    HARMONISED,
+    ISO_COLUMNS,
+    ISO_LANG_COLUMNS,
+    aggregate_clips,
+    linear_map,
+    published_mean_columns,
+)
 from mosaiq.layout import BUILT, REPORT_PATH, package_dir
+from mosaiq.layout import relative_path as _rel
 from mosaiq.package import read_table
 from mosaiq.paq import LIKERT_5, PAQ_IDS, Scale, angles_for_languages, iso_coordinates
 from mosaiq.settings import DATASETS, load_params, param, read_yaml
@@ -131,13 +138,6 @@ def validate_all(root: Path, datasets: Iterable[str] | None = None) -> Report:
     ]
     reports.append(validate_catalogue(root, checked.get(catalogue)))
     return Report(reports)
-
-
-def _rel(root: Path, path: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 def _missing_files(root: Path, descriptor_path: Path) -> list[Issue]:
@@ -340,10 +340,10 @@ def _semantic_issues(
         )
     if "paq_complete" in responses.columns:
         responses = responses.assign(paq_complete=responses[list(PAQ_IDS)].notna().all(axis=1))
-    mod = adapter(meta["dataset_id"])
     for name, keys in (("clips", ["clip_id"]), ("clip_languages", ["clip_id", "language"])):
         if name in tables:
-            expected = clip_aggregates(mod, responses, keys)
+            means = published_mean_columns(tables[name].columns, responses.columns)
+            expected = aggregate_clips(responses, keys, means)
             issues.extend(_aggregate_issues(tables[name], expected, keys, files[name], tolerance))
     return issues
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mosaiq.errors import MosaiqError
-from mosaiq.sources.base import sha256_file as file_sha256
+from mosaiq.layout import file_digest as file_sha256
 
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")

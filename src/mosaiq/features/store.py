@@ -48,15 +48,20 @@ def records_path(root: Path, dataset: str, name: str) -> Path:
     return dataset_dir(root, dataset) / FEATURES_DIR / f"{name}.csv"
 
 
-def arrays_dir(root: Path, dataset: str, name: str) -> Path:
-    return dataset_dir(root, dataset) / FEATURES_DIR / name
-
-
 def feature_schema(root: Path, dataset: str) -> dict[str, Any]:
-    from mosaiq.build import adapter, schemas_for
-    from mosaiq.settings import load_params
+    """The feature records' Table Schema as the build wrote it (descriptor + schema on disk)."""
+    from mosaiq.layout import read_descriptor
+    from mosaiq.settings import read_yaml
 
-    return schemas_for(root, adapter(dataset), load_params(root))["features"]
+    descriptor = read_descriptor(root, dataset)
+    resources = {r["name"]: r for r in (descriptor or {}).get("resources", [])}
+    if "features" not in resources:
+        raise MosaiqError(
+            f"datasets/{dataset}/datapackage.yaml has no features resource; "
+            f"run `mosaiq build {dataset}` first"
+        )
+    schema: dict[str, Any] = read_yaml(dataset_dir(root, dataset) / resources["features"]["schema"])
+    return schema
 
 
 def read_records(root: Path, dataset: str, name: str) -> pd.DataFrame:

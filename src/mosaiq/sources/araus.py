@@ -29,21 +29,23 @@ import pandas as pd
 from mosaiq.errors import InputError
 from mosaiq.harmonise import age_band
 from mosaiq.paq import LIKERT_5, PAQ_FROM_WORDS
-from mosaiq.schema import CLIP_FK, TableSpec
+from mosaiq.schema import CLIP_FK, Part, TableSpec
 from mosaiq.sources.base import (
-    RawInput,
+    RawFile,
+    Source,
     SourceTables,
     add_missing_columns,
     duplicated_key_error,
     exclusions_frame,
     field,
-    first_bad,
     numeric,
     raw_file,
+    raw_input,
     read_tabular,
+    reject_first,
+    require_columns,
     require_raw,
-    sha256_file,
-    spreadsheet_row,
+    source_rows,
 )
 
 DATASET_ID = "ARAUS"
@@ -149,7 +151,7 @@ def _acoustic_fields() -> list[dict[str, Any]]:
 ACOUSTIC_FIELDS = _acoustic_fields()
 ACOUSTIC_COLUMNS = [f["name"] for f in ACOUSTIC_FIELDS]
 
-CLIP_MEAN_PARTS = [
+CLIP_MEAN_PARTS: list[Part] = [
     "clip_counts",
     "paq_means",
     "iso_means",
@@ -248,16 +250,12 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
             f"Found: {list(raw.columns)}",
             file=path.name,
         )
-    inputs = [RawInput(path, sha256_file(path), len(raw))]
+    inputs = [raw_input(path, len(raw))]
     frame = (_official if official else _copy)(raw, path.name)
     participants_path = raw_file(root, params, DATASET_ID, "participants")
     if official and participants_path is not None and participants_path.is_file():
         people = read_tabular(participants_path)
-        inputs.append(
-            RawInput(
-                participants_path, sha256_file(participants_path), len(people), role="participants"
-            )
-        )
+        inputs.append(raw_input(participants_path, len(people), role="participants"))
         frame = _with_participants(frame, people, participants_path.name)
     responses, clips, exclusions = frame
     return SourceTables(
@@ -296,7 +294,7 @@ def _responses_frame(
         out["appropriate"] = np.nan
     out["age_band"] = pd.Series(pd.NA, index=raw.index, dtype="string")
     out["gender"] = pd.Series(pd.NA, index=raw.index, dtype="string")
-    out["source_row"] = np.arange(len(raw)) + 2
+    out["source_row"] = source_rows(len(raw))
     out["source_flags"] = pd.Series(pd.NA, index=raw.index, dtype="string")
     return out
 
@@ -332,15 +330,12 @@ def _official(raw: pd.DataFrame, shown: str) -> Frame:
             np.where(ints["stimulus_index"].eq(last), "consistency_stimulus", ""),
         ),
     )
-    unknown = aux & (reason == "")
-    if unknown.any():
-        pos = first_bad(unknown)
-        raise InputError(
-            "fold -1 row is neither the practice, attention nor consistency stimulus",
-            file=shown,
-            row=spreadsheet_row(pos),
-            column="fold_r",
-        )
+    reject_first(
+        aux & (reason == ""),
+        "fold -1 row is neither the practice, attention nor consistency stimulus",
+        file=shown,
+        column="fold_r",
+    )
     exclusions = exclusions_frame(
         pd.DataFrame(
             {
@@ -421,28 +416,42 @@ def _clip_columns(clips: pd.DataFrame) -> pd.DataFrame:
 
 def _with_participants(frame: Frame, people: pd.DataFrame, shown: str) -> Frame:
     responses, clips, exclusions = frame
-    needed = ("participant", "age", "gender")
-    missing = [c for c in needed if c not in people.columns]
-    if missing:
-        raise InputError(
-            f"missing column(s) {missing}. Expected at least {list(needed)}. "
-            f"Found: {list(people.columns)}",
-            file=shown,
-        )
+    require_columns(people, ("participant", "age", "gender"), file=shown)
     info = numeric(people, ["age", "gender"], file=shown, integer=True)
     info["participant_id"] = _participant_key(people["participant"])
-    bad = ~info["gender"].isin([0, 1]) & info["gender"].notna()
-    if bad.any():
-        pos = first_bad(bad)
-        raise InputError(
-            f"gender code {people['gender'].iloc[pos]!r} is not 0 or 1",
-            file=shown,
-            row=spreadsheet_row(pos),
-            column="gender",
-        )
+    reject_first(
+        ~info["gender"].isin([0, 1]) & info["gender"].notna(),
+        "gender code {value!r} is not 0 or 1",
+        file=shown,
+        column="gender",
+        values=people["gender"],
+    )
     info["age_band"] = age_band(info["age"])
     info["gender"] = info["gender"].map({0: "male", 1: "female"}).astype("string")
     merged = responses.drop(columns=["age_band", "gender"]).merge(
         info[["participant_id", "age_band", "gender"]], on="participant_id", how="left"
     )
     return merged, clips, exclusions
+
+
+SOURCE = Source(
+    dataset_id=DATASET_ID,
+    read=read,
+    raw_files=(
+        RawFile("responses", "responses.csv", "build.ARAUS.responses"),
+        RawFile("participants", "participants.csv", "build.ARAUS.participants"),
+    ),
+    scale=SCALE,
+    reasons=REASONS,
+    tables=TABLES,
+    clip_mean_parts=CLIP_MEAN_PARTS,
+    gender_values=GENDER_VALUES,
+    id_rules={
+        "clip_id": "ARAUS_<soundscape>__<masker>__smr<+d> (official layout); "
+        "ARAUS_<audio_file_id> (re-assembled copy)",
+        "response_id": "<participant_id>_s<stimulus_index, 2 digits>",
+        "participant_id": "ARAUS_<participant> (copy fold 0: ARAUS_test_panel_mean)",
+    },
+    mean_columns=MEAN_COLUMNS,
+    acoustic_columns=tuple(ACOUSTIC_COLUMNS),
+)

@@ -1,23 +1,27 @@
-"""What every adapter returns, and the checks every adapter uses to read its raw files.
+"""The adapter contract (:class:`Source`), what every adapter returns (:class:`SourceTables`), and
+the checks every adapter uses to read its raw files.
 
 An adapter (one module per dataset under ``mosaiq.sources``) knows only its raw format: file and
-column names, ID rules, its rating scale, its quirks. It returns :class:`SourceTables` in the
-shared vocabulary; :mod:`mosaiq.build` does the rest.
+column names, ID rules, its rating scale, its quirks. It declares them in one :class:`Source`
+(``SOURCE`` in its module, found through :func:`mosaiq.sources.source`) and returns
+:class:`SourceTables` in the shared vocabulary; :mod:`mosaiq.build` does the rest.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mosaiq.errors import InputError, MosaiqError, RawInputAbsent
+from mosaiq.errors import FIRST_DATA_ROW, InputError, MosaiqError, RawInputAbsent, spreadsheet_row
+from mosaiq.layout import file_digest
 from mosaiq.paq import Scale
+from mosaiq.schema import Part, TableSpec
 
 EXCLUSION_COLUMNS = ("source_file", "source_row", "source_key", "reason_code", "detail")
 
@@ -61,8 +65,63 @@ class SourceTables:
     exclusions: pd.DataFrame
     raw_rows: int
     source_file: str
-    inputs: list[RawInput] = field(default_factory=list)
-    notes: dict[str, Any] = field(default_factory=dict)
+    inputs: list[RawInput] = dataclass_field(default_factory=list)
+    notes: dict[str, Any] = dataclass_field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A raw file a build reads: where its name comes from and what it must hash to."""
+
+    role: str
+    """What it holds (``responses``, ``participants``, ``clips``)."""
+    name: str
+    """The official file name (the default of ``params``)."""
+    param: str
+    """The params.yaml key naming it (``build.SATP.responses``)."""
+    sha256: str | None = None
+    """The known sha256 of the official file, where the build checks it."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Everything that is special about a dataset, in one typed declaration.
+
+    The build reads a dataset only through its ``Source``; later stages read the package as
+    written (descriptor and schemas on disk) and ask the registry (:func:`mosaiq.sources.source`)
+    only for what the package does not say.
+    """
+
+    dataset_id: str
+    read: Callable[[Path, dict[str, Any]], SourceTables]
+    """``read(root, params)``: the tidy tables; raises :class:`RawInputAbsent` (naming the
+    expected file) when a raw file is not there."""
+    raw_files: tuple[RawFile, ...]
+    scale: Scale | None
+    """The PAQ rating scale, or ``None`` for a dataset without PAQs."""
+    reasons: Mapping[str, str]
+    """The dataset's own exclusion reason codes (the shared ones are the build's)."""
+    tables: Mapping[str, TableSpec]
+    """``clips`` and ``responses`` table specs."""
+    clip_mean_parts: Sequence[Part]
+    """Schema parts of the per-clip aggregates, shared by ``clips`` and ``clip_languages``."""
+    gender_values: tuple[str, ...]
+    """The normalised gender codes the dataset can give."""
+    id_rules: Mapping[str, str]
+    """How ``clip_id`` and ``response_id`` are formed from the raw columns."""
+    committed: bool = False
+    """Tables committed to git (the licence allows it) rather than kept in the DVC cache."""
+    mean_columns: tuple[str, ...] = ()
+    """Response columns averaged per clip besides the PAQs (e.g. ``annoyance``)."""
+    acoustic_columns: tuple[str, ...] = ()
+    """Published clip columns holding acoustic indicators."""
+    label_columns: tuple[str, ...] = ()
+    """Published columns holding binary sound-source labels."""
+    finish_clips: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    """Clip-level rules of the source applied after aggregation (e.g. DeLTA's majority labels)."""
+    media: Mapping[str, str] | None = None
+    """Layout of the clips' media archive (asset paths relative to a media root); ``None`` where
+    the package links no media yet."""
 
 
 def exclusions_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame = ()) -> pd.DataFrame:
@@ -73,17 +132,9 @@ def exclusions_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame = ()) -> p
     return df[list(EXCLUSION_COLUMNS)]
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_sha256(path: Path, expected: str | Sequence[str], *, param_key: str) -> str:
     """Refuse a raw file whose sha256 is not a known or user-declared value."""
-    actual = sha256_file(path)
+    actual = file_digest(path)
     allowed = [expected] if isinstance(expected, str) else list(expected)
     if actual not in allowed:
         raise InputError(
@@ -97,8 +148,6 @@ def check_sha256(path: Path, expected: str | Sequence[str], *, param_key: str) -
 
 def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pd.DataFrame:
     """A raw CSV with every cell as text (blank cells missing), index = position of the row."""
-    if not path.is_file():
-        raise InputError("file not found", file=path)
     if path.stat().st_size == 0:
         raise InputError("file is empty", file=path)
     try:
@@ -121,9 +170,14 @@ def require_columns(df: pd.DataFrame, expected: Sequence[str], *, file: Path | s
         )
 
 
-def spreadsheet_row(position: int | np.integer) -> int:
-    """Row number of the data row at ``position`` (0-based) as a spreadsheet shows it."""
-    return int(position) + 2
+def source_rows(n: int) -> np.ndarray:
+    """Spreadsheet row numbers of ``n`` data rows (see :func:`mosaiq.errors.spreadsheet_row`)."""
+    return np.arange(n) + FIRST_DATA_ROW
+
+
+def raw_input(path: Path, rows: int, role: str = "responses") -> RawInput:
+    """The record of a raw file read by a build, with its sha256."""
+    return RawInput(path, file_digest(path), rows, role)
 
 
 def numeric(
@@ -143,34 +197,16 @@ def numeric(
         text = df[col].str.strip() if df[col].dtype == object else df[col]
         values = pd.to_numeric(text, errors="coerce")
         bad = values.isna() & text.notna() & text.astype("string").ne("")
-        if bad.any():
-            pos = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(
-                f"not a number: {df[col].iloc[pos]!r}",
-                file=file,
-                row=spreadsheet_row(pos),
-                column=col,
-            )
+        checks = [(bad, "not a number: {value!r}")]
         if integer:
-            frac = values.notna() & (values != values.round())
-            if frac.any():
-                pos = int(np.flatnonzero(frac.to_numpy())[0])
-                raise InputError(
-                    f"not an integer: {df[col].iloc[pos]!r}",
-                    file=file,
-                    row=spreadsheet_row(pos),
-                    column=col,
-                )
+            checks.append(
+                (values.notna() & (values != values.round()), "not an integer: {value!r}")
+            )
         if scale is not None:
             out_of_range = (values < scale.minimum) | (values > scale.maximum)
-            if out_of_range.any():
-                pos = int(np.flatnonzero(out_of_range.to_numpy())[0])
-                raise InputError(
-                    f"rating {df[col].iloc[pos]!r} is outside the scale {scale}",
-                    file=file,
-                    row=spreadsheet_row(pos),
-                    column=col,
-                )
+            checks.append((out_of_range, f"rating {{value!r}} is outside the scale {scale}"))
+        for mask, message in checks:
+            reject_first(mask, message, file=file, column=col, values=df[col])
         out[col] = values.astype(float)
     return out
 
@@ -207,8 +243,6 @@ def read_tabular(path: Path, *, sheet: str | int | None = None) -> pd.DataFrame:
     every cell as text, blank cells missing."""
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         return read_csv_text(path)
-    if not path.is_file():
-        raise InputError("file not found", file=path)
     import openpyxl
 
     try:
@@ -260,13 +294,12 @@ def raw_file(root: Path, params: dict[str, Any], dataset: str, key: str) -> Path
     return p if p.is_absolute() else raw_dir(root, params, dataset) / p
 
 
-def require_raw(path: Path | None, dataset: str, what: str) -> Path:
-    """The raw file, or :class:`RawInputAbsent` (the build then records "not built")."""
+def require_raw(path: Path | None, dataset: str, what: str, how: str = "") -> Path:
+    """The raw file, or :class:`RawInputAbsent` naming it (the build then records "not built")."""
     if path is None or not path.is_file():
-        raise RawInputAbsent(
-            f"{dataset}: raw input absent ({what} not found at {path}); download it with "
-            f"`mosaiq fetch {dataset}` or place it there"
-        )
+        where = f"not found at {path}" if path is not None else "no file named in params.yaml"
+        how = how or f"download it with `mosaiq fetch {dataset}` or place it there"
+        raise RawInputAbsent(f"{dataset}: raw input absent ({what} {where}); {how}")
     return path
 
 
@@ -277,9 +310,48 @@ def field(name: str, ftype: str, description: str, **extra: Any) -> dict[str, An
     return out
 
 
+def _as_bool(mask: pd.Series | np.ndarray) -> np.ndarray:
+    if isinstance(mask, pd.Series):
+        return mask.to_numpy(dtype=bool, na_value=False)
+    return np.asarray(mask, dtype=bool)
+
+
 def first_bad(mask: pd.Series | np.ndarray) -> int:
-    """Position of the first True in a boolean mask."""
-    return int(np.flatnonzero(np.asarray(mask))[0])
+    """Position of the first True in a boolean mask (missing values count as False)."""
+    return int(np.flatnonzero(_as_bool(mask))[0])
+
+
+def reject_first(
+    mask: pd.Series | np.ndarray,
+    message: str,
+    *,
+    file: Path | str,
+    column: str,
+    values: pd.Series | None = None,
+) -> None:
+    """Raise an :class:`InputError` at the first row where ``mask`` is true, naming the file, the
+    row and the column; ``{value!r}`` in ``message`` becomes that row's cell of ``values``."""
+    if not _as_bool(mask).any():
+        return
+    pos = first_bad(mask)
+    text = message.format(value=values.iloc[pos]) if values is not None else message
+    raise InputError(text, file=file, row=spreadsheet_row(pos), column=column)
+
+
+def map_codes(
+    raw: pd.Series, codes: Mapping[str, str], what: str, *, file: Path | str, column: str
+) -> pd.Series:
+    """Raw codes (trimmed) mapped to the shared vocabulary; an unknown code is an error naming
+    its row. Missing cells stay missing."""
+    text = raw.str.strip()
+    reject_first(
+        text.notna() & ~text.isin(list(codes)),
+        f"unknown {what} {{value!r}}; known: {list(codes)}",
+        file=file,
+        column=column,
+        values=raw,
+    )
+    return text.map(codes).astype("string")
 
 
 def add_missing_columns(
@@ -298,4 +370,5 @@ def join_flags(flags: Mapping[str, Any], index: pd.Index) -> pd.Series:
     joined = pd.Series("", index=index, dtype="string")
     for name, mask in flags.items():
         joined = joined.where(~np.asarray(mask, dtype=bool), joined + name + ";")
-    return joined.str.rstrip(";").replace("", pd.NA)
+    stripped = joined.str.rstrip(";")
+    return stripped.mask(stripped.eq(""))

@@ -29,12 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.errors import InputError
+from mosaiq.errors import InputError, spreadsheet_row
 from mosaiq.harmonise import age_band, round_derived
 from mosaiq.paq import Scale
-from mosaiq.schema import CLIP_FK, TableSpec
+from mosaiq.schema import CLIP_FK, Part, TableSpec
 from mosaiq.sources.base import (
-    RawInput,
+    RawFile,
+    Source,
     SourceTables,
     add_missing_columns,
     duplicated_key_error,
@@ -42,13 +43,15 @@ from mosaiq.sources.base import (
     field,
     first_bad,
     join_flags,
+    map_codes,
     numeric,
     raw_file,
+    raw_input,
     read_tabular,
+    reject_first,
     require_columns,
     require_raw,
-    sha256_file,
-    spreadsheet_row,
+    source_rows,
 )
 
 DATASET_ID = "DeLTA"
@@ -108,7 +111,7 @@ MAJORITY = 0.5
 """A clip's majority label: ticked by at least this share of its raters (workbook rule)."""
 
 MEAN_COLUMNS = ("annoyance", *LABEL_COLUMNS.values())
-CLIP_MEAN_PARTS = [
+CLIP_MEAN_PARTS: list[Part] = [
     "clip_counts",
     field(
         "mean_annoyance",
@@ -251,8 +254,8 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         raw_rows=len(survey),
         source_file=survey_path.name,
         inputs=[
-            RawInput(survey_path, sha256_file(survey_path), len(survey), role="responses"),
-            RawInput(collapsed_path, sha256_file(collapsed_path), len(collapsed), role="clips"),
+            raw_input(survey_path, len(survey), role="responses"),
+            raw_input(collapsed_path, len(collapsed), role="clips"),
         ],
         notes=notes,
     )
@@ -274,25 +277,12 @@ def _labels(df: pd.DataFrame, shown: str) -> pd.DataFrame:
 
 
 def _responses(survey: pd.DataFrame, shown: str) -> pd.DataFrame:
-    rows = np.arange(len(survey)) + 2
+    rows = source_rows(len(survey))
     annoyance = numeric(survey, ["annoyance"], file=shown, scale=ANNOYANCE, integer=True)
     labels = _labels(survey, shown)
-    gender = survey["gender"].str.strip()
-    bad = gender.notna() & ~gender.isin(list(GENDER))
-    if bad.any():
-        pos = first_bad(bad)
-        raise InputError(
-            f"unknown gender {survey['gender'].iloc[pos]!r}",
-            file=shown,
-            row=spreadsheet_row(pos),
-            column="gender",
-        )
+    gender = map_codes(survey["gender"], GENDER, "gender", file=shown, column="gender")
     pid = survey["participant_id"].str.strip()
-    if pid.isna().any():
-        pos = first_bad(pid.isna())
-        raise InputError(
-            "empty participant_id", file=shown, row=spreadsheet_row(pos), column="participant_id"
-        )
+    reject_first(pid.isna(), "empty participant_id", file=shown, column="participant_id")
     participant = "DeLTA_" + pid + "_" + survey["tree_node_key"].str.strip().fillna("none")
     stem = _stem(survey["recording"])
     response_id = participant + "_" + stem
@@ -322,7 +312,7 @@ def _responses(survey: pd.DataFrame, shown: str) -> pd.DataFrame:
     out = pd.concat([out, labels], axis=1)
     out["experiment_version"] = version.astype("Int64")
     out["age_band"] = age_band(numeric(survey, ["age"], file=shown)["age"])
-    out["gender"] = gender.map(GENDER).astype("string")
+    out["gender"] = gender
     out["source_row"] = rows
     out["source_flags"] = flags
     return out
@@ -377,3 +367,26 @@ def finish_clips(clips: pd.DataFrame) -> pd.DataFrame:
     clips["source_flags"] = join_flags(checks, clips.index)
     clips["mean_annoyance"] = round_derived(clips["mean_annoyance"])
     return clips
+
+
+SOURCE = Source(
+    dataset_id=DATASET_ID,
+    read=read,
+    raw_files=(
+        RawFile("responses", "DeLTA-Survey-Responses_2021-07-28.xlsx", "build.DeLTA.survey"),
+        RawFile("clips", "DeLTA-collapsed-majority_2022-08-09.xlsx", "build.DeLTA.collapsed"),
+    ),
+    scale=SCALE,
+    reasons=REASONS,
+    tables=TABLES,
+    clip_mean_parts=CLIP_MEAN_PARTS,
+    gender_values=GENDER_VALUES,
+    id_rules={
+        "clip_id": "DeLTA_<recording without .mp3>",
+        "response_id": "<participant_id>_<recording without .mp3>",
+        "participant_id": "DeLTA_<participant_id>_<tree_node_key>",
+    },
+    mean_columns=MEAN_COLUMNS,
+    label_columns=tuple(LABEL_COLUMNS.values()),
+    finish_clips=finish_clips,
+)

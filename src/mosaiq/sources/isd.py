@@ -31,23 +31,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.errors import InputError, MosaiqError
+from mosaiq.errors import InputError, MosaiqError, spreadsheet_row
 from mosaiq.harmonise import age_band
 from mosaiq.paq import LIKERT_5, PAQ_FROM_WORDS
-from mosaiq.schema import CLIP_FK, TableSpec
+from mosaiq.schema import CLIP_FK, Part, TableSpec
 from mosaiq.sources.base import (
+    RawFile,
     RawInput,
+    Source,
     SourceTables,
     check_sha256,
     duplicated_key_error,
     exclusions_frame,
     field,
+    map_codes,
     numeric,
     read_csv_text,
+    reject_first,
     require_columns,
     require_dataset_param,
+    require_raw,
     resolve_path,
-    spreadsheet_row,
+    source_rows,
 )
 
 DATASET_ID = "ISD"
@@ -203,7 +208,7 @@ REQUIRED_COLUMNS = (
 
 _LIKERT = {"minimum": 1, "maximum": 5}
 
-CLIP_MEAN_PARTS = ["clip_counts", "paq_means", "iso_means"]
+CLIP_MEAN_PARTS: list[Part] = ["clip_counts", "paq_means", "iso_means"]
 MEAN_COLUMNS: tuple[str, ...] = ()
 
 GENDER_VALUES = tuple(sorted(set(GENDER.values())))
@@ -303,22 +308,20 @@ def locate_raw(root: Path, params: dict[str, Any]) -> Path:
 
 
 def read(root: Path, params: dict[str, Any]) -> SourceTables:
-    path = locate_raw(root, params)
-    if not path.is_file():
-        raise InputError("ISD raw file not found", file=path)
+    path = require_raw(
+        locate_raw(root, params), DATASET_ID, RAW_FILENAME, "give its path in build.ISD.raw"
+    )
     declared = require_dataset_param(params, DATASET_ID).get("sha256") or KNOWN_SHA256
     sha = check_sha256(path, declared, param_key="build.ISD.sha256")
     raw = read_csv_text(path)
     require_columns(raw, REQUIRED_COLUMNS, file=path.name)
     shown = path.name
     n = len(raw)
-    rows = np.arange(n) + 2  # spreadsheet row numbers
+    rows = source_rows(n)
 
     ids = {c: raw[c].str.strip() for c in ID_COLUMNS}
     for col, values in ids.items():
-        if values.isna().any():
-            pos = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise InputError("empty ID", file=shown, row=spreadsheet_row(pos), column=col)
+        reject_first(values.isna(), "empty ID", file=shown, column=col)
     loc, ses, grp, rec = ids["LocationID"], ids["SessionID"], ids["GroupID"], ids["RecordID"]
     clip_id = "ISD_" + loc + "_" + ses + "_" + grp
     response_id = clip_id + "_" + rec
@@ -326,16 +329,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
 
     paq = numeric(raw, list(PAQ_COLUMNS), file=shown, scale=SCALE).rename(columns=PAQ_COLUMNS)
     items = numeric(raw, list(SURVEY_ITEMS), file=shown, scale=SCALE, integer=True)
-    gender_raw = raw["gen00"].str.strip()
-    unknown = gender_raw.notna() & ~gender_raw.isin(list(GENDER))
-    if unknown.any():
-        pos = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise InputError(
-            f"unknown gender value {raw['gen00'].iloc[pos]!r}; known: {sorted(GENDER)}",
-            file=shown,
-            row=spreadsheet_row(pos),
-            column="gen00",
-        )
+    gender = map_codes(raw["gen00"], GENDER, "gender", file=shown, column="gen00")
     age = numeric(raw, ["age00"], file=shown)["age00"]
 
     responses = pd.DataFrame(
@@ -354,7 +348,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     for src, (name, _desc) in SURVEY_ITEMS.items():
         responses[name] = items[src].astype("Int64")
     responses["age_band"] = age_band(age)
-    responses["gender"] = gender_raw.map(GENDER).astype("string")
+    responses["gender"] = gender
     responses["source_row"] = rows
     responses["source_flags"] = pd.Series(pd.NA, index=raw.index, dtype="string")
 
@@ -438,3 +432,23 @@ def _clips(
     for col in ("start_s", "end_s"):
         clips[col] = np.nan
     return clips.reset_index()
+
+
+SOURCE = Source(
+    dataset_id=DATASET_ID,
+    read=read,
+    raw_files=(RawFile("responses", RAW_FILENAME, "build.ISD.raw", sha256=KNOWN_SHA256),),
+    scale=SCALE,
+    reasons=REASONS,
+    tables=TABLES,
+    clip_mean_parts=CLIP_MEAN_PARTS,
+    gender_values=GENDER_VALUES,
+    id_rules={
+        "clip_id": "ISD_<LocationID>_<SessionID>_<GroupID> (IDs trimmed of white space)",
+        "response_id": "<clip_id>_<RecordID>",
+        "participant_id": "the response_id (an on-site survey: one respondent per response)",
+    },
+    committed=True,
+    mean_columns=MEAN_COLUMNS,
+    acoustic_columns=tuple(name for _src, name, *_ in ACOUSTIC_COLUMNS),
+)

@@ -31,25 +31,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.errors import InputError
 from mosaiq.harmonise import age_band
 from mosaiq.paq import PAQ_IDS, SLIDER_100
-from mosaiq.schema import CLIP_FK, TableSpec
+from mosaiq.schema import CLIP_FK, Part, TableSpec
 from mosaiq.sources.base import (
-    RawInput,
+    RawFile,
+    Source,
     SourceTables,
     add_missing_columns,
     duplicated_key_error,
     exclusions_frame,
     field,
     join_flags,
+    map_codes,
     numeric,
     raw_file,
+    raw_input,
     read_tabular,
+    reject_first,
     require_columns,
     require_dataset_param,
     require_raw,
-    sha256_file,
+    source_rows,
 )
 
 DATASET_ID = "SATP"
@@ -74,7 +77,7 @@ REASONS = {
 }
 GENDER = {"Male": "male", "Female": "female"}
 
-CLIP_MEAN_PARTS = ["clip_counts", "paq_means", "paq_means_1to5", "iso_means"]
+CLIP_MEAN_PARTS: list[Part] = ["clip_counts", "paq_means", "paq_means_1to5", "iso_means"]
 MEAN_COLUMNS: tuple[str, ...] = ()
 
 GENDER_VALUES = tuple(sorted(GENDER.values()))
@@ -133,24 +136,14 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     raw = read_tabular(path, sheet=sheet)
     shown = path.name if path.suffix.lower() == ".csv" else f"{path.name} [{sheet}]"
     require_columns(raw, REQUIRED_COLUMNS, file=shown)
-    rows = np.arange(len(raw)) + 2
+    rows = source_rows(len(raw))
     text = {
         c: raw[c].str.strip()
         for c in ("Language", "Recording", "Participant", "Institution", "Gender", "Age")
     }
     for col in ("Language", "Recording", "Participant"):
-        if text[col].isna().any():
-            pos = int(np.flatnonzero(text[col].isna().to_numpy())[0])
-            raise InputError("empty value", file=shown, row=int(rows[pos]), column=col)
-    bad_gender = text["Gender"].notna() & ~text["Gender"].isin(list(GENDER))
-    if bad_gender.any():
-        pos = int(np.flatnonzero(bad_gender.to_numpy())[0])
-        raise InputError(
-            f"unknown gender {raw['Gender'].iloc[pos]!r}; known: {list(GENDER)}",
-            file=shown,
-            row=int(rows[pos]),
-            column="Gender",
-        )
+        reject_first(text[col].isna(), "empty value", file=shown, column=col)
+    gender = map_codes(raw["Gender"], GENDER, "gender", file=shown, column="Gender")
 
     paq = numeric(raw, list(PAQ_COLUMNS), file=shown).rename(columns=PAQ_COLUMNS)
     extra = numeric(raw, ["loud", "sequence_id"], file=shown)
@@ -180,32 +173,11 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     responses["perceived_loudness"] = extra["loud"]
     responses["sequence_id"] = extra["sequence_id"].astype("Int64")
     responses["age_band"] = age_band(age_num)
-    responses["gender"] = text["Gender"].map(GENDER).astype("string")
+    responses["gender"] = gender
     responses["source_row"] = rows
     responses["source_flags"] = join_flags(flags, raw.index)
 
-    out_of_range = (paq < SCALE.minimum) | (paq > SCALE.maximum)
-    bad = out_of_range.any(axis=1).to_numpy()
-    detail = [
-        "; ".join(
-            f"{src} = {raw[src].iloc[i]}"
-            for src, col in PAQ_COLUMNS.items()
-            if out_of_range[col].iloc[i]
-        )
-        + f" (scale {SCALE})"
-        for i in np.flatnonzero(bad)
-    ]
-    exclusions = exclusions_frame(
-        pd.DataFrame(
-            {
-                "source_file": shown,
-                "source_row": rows[bad],
-                "source_key": response_id[bad].to_numpy(),
-                "reason_code": "rating_out_of_range",
-                "detail": detail,
-            }
-        )
-    )
+    bad, exclusions = _out_of_range(raw, paq, responses, shown)
     clips = pd.DataFrame({"clip_id": clip_id, "recording": text["Recording"]})
     clips = clips.drop_duplicates("clip_id").assign(dataset_id=DATASET_ID)
     clips = add_missing_columns(
@@ -226,9 +198,38 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         exclusions=exclusions,
         raw_rows=len(raw),
         source_file=shown,
-        inputs=[RawInput(path, sha256_file(path), len(raw))],
+        inputs=[raw_input(path, len(raw))],
         notes=notes,
     )
+
+
+def _out_of_range(
+    raw: pd.DataFrame, paq: pd.DataFrame, responses: pd.DataFrame, shown: str
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Responses with a rating outside the slider (typing errors): the mask and their exclusions."""
+    out_of_range = (paq < SCALE.minimum) | (paq > SCALE.maximum)
+    bad = out_of_range.any(axis=1).to_numpy()
+    detail = [
+        "; ".join(
+            f"{src} = {raw[src].iloc[i]}"
+            for src, col in PAQ_COLUMNS.items()
+            if out_of_range[col].iloc[i]
+        )
+        + f" (scale {SCALE})"
+        for i in np.flatnonzero(bad)
+    ]
+    exclusions = exclusions_frame(
+        pd.DataFrame(
+            {
+                "source_file": shown,
+                "source_row": responses["source_row"].to_numpy()[bad],
+                "source_key": responses["response_id"].to_numpy()[bad],
+                "reason_code": "rating_out_of_range",
+                "detail": detail,
+            }
+        )
+    )
+    return bad, exclusions
 
 
 def _participants(text: dict[str, pd.Series], shown: str) -> tuple[pd.Series, pd.Series]:
@@ -245,3 +246,21 @@ def _participants(text: dict[str, pd.Series], shown: str) -> tuple[pd.Series, pd
     if still.any():
         duplicated_key_error(split + "_" + text["Recording"], file=shown, column="Participant")
     return split, twin
+
+
+SOURCE = Source(
+    dataset_id=DATASET_ID,
+    read=read,
+    raw_files=(RawFile("responses", "SATP Dataset v1.5.xlsx", "build.SATP.responses"),),
+    scale=SCALE,
+    reasons=REASONS,
+    tables=TABLES,
+    clip_mean_parts=CLIP_MEAN_PARTS,
+    gender_values=GENDER_VALUES,
+    id_rules={
+        "clip_id": "SATP_<Recording>",
+        "response_id": "<participant_id>_<Recording>",
+        "participant_id": "SATP_<Participant> (-<gender> for an ID shared by two people)",
+    },
+    mean_columns=MEAN_COLUMNS,
+)
