@@ -458,7 +458,10 @@ def _published(results: dict[str, dict[str, Any]]) -> list[str]:
                 .get(f["metric"])
             )
             status = r.get("baselines", {}).get(f["baseline"], {}).get("status", "")
-            here_text = _fmt(here) if here is not None else (status or "not run here")
+            if r.get("status") != "ok":
+                here_text = "dataset not built here"
+            else:
+                here_text = _fmt(here) if here is not None else (status or "not run here")
             protocol = f["protocol"] + (f": {f['note']}" if f.get("note") else "")
             lines.append(
                 f"| {name} | {f['baseline']} | {_short(f['target'])} | {f['metric']} | "
