@@ -28,11 +28,15 @@ def test_counts_and_exclusions(built_all, raw):
     assert len(raw) == RAW_ROWS
     assert len(responses) + len(exclusions) == RAW_ROWS
     assert exclusions["reason_code"].value_counts().to_dict() == {
-        "straightlined_midpoint": 82,
         "straightlined": 8,
     }
     clips = load("ARAUS", "clips", root=built_all)
-    assert len(clips) == len(responses) == 25158  # the copy: one stimulus per response
+    assert len(clips) == len(responses) == 25240  # the copy: one stimulus per response
+    # all-midpoint responses are kept by default (straightlining: keep_midpoint)
+    assert (
+        responses[[c for c in responses.columns if c[:3] == "PAQ"][:8]].eq(3).all(axis=1).sum()
+        == 82
+    )
 
 
 def test_fold_structure(built_all):

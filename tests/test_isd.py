@@ -33,7 +33,6 @@ def test_counts_and_exclusions_add_up_to_the_raw_file(built_isd: Path, raw: pd.D
     assert len(responses) + len(exclusions) == RAW_ROWS
     assert exclusions["reason_code"].value_counts().to_dict() == {
         "placeholder_group_id": 62,  # RES 3, UNKNOWN 3, CP0 31, CP00 25
-        "straightlined_midpoint": 53,
         "incomplete_paq": 32,  # 37 rows miss a PAQ item; 5 of them have a placeholder GroupID
         "straightlined": 19,
     }
@@ -41,7 +40,12 @@ def test_counts_and_exclusions_add_up_to_the_raw_file(built_isd: Path, raw: pd.D
     rows = pd.concat([responses["source_row"], exclusions["source_row"]]).sort_values()
     assert rows.tolist() == list(range(2, RAW_ROWS + 2))
     assert clips["n_responses"].sum() == len(responses)
-    assert len(clips) == responses["clip_id"].nunique() == 2639
+    assert len(clips) == responses["clip_id"].nunique() == 2682
+    # all-midpoint responses are kept by default (straightlining: keep_midpoint)
+    assert (
+        responses[[c for c in responses.columns if c[:3] == "PAQ"][:8]].eq(3).all(axis=1).sum()
+        == 53
+    )
 
 
 def test_iso_values_recomputed_independently_from_the_raw_file(built_isd, raw):

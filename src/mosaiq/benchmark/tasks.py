@@ -6,6 +6,13 @@ clip (``clip_id``) or a clip in one questionnaire language (``<clip_id>|<languag
 
 ``mosaiq.load_task("isd_iso", split="train")`` returns ``(X, y)``: the inputs the task allows
 and its targets, indexed by unit, ready for scikit-learn.
+
+What the benchmark needs to know about a dataset is declared in the task file, never tested by
+name here: the input sets (a run of a table's fields in the package's schema on disk), the split
+groups, the label columns, the figures, and the ``overlap`` rules that say which column names a
+clip's recording. :func:`overlap_table` pairs the clips of two datasets that are the same
+recording; a cross-dataset task leaves those out of training, and :func:`leakage` measures what
+a task's train and test parts share.
 """
 
 from __future__ import annotations
