@@ -319,7 +319,7 @@ def data_card(root: Path, dataset: str) -> str:
             "the source licence allows it"
             if confirmed
             else "the same file is redistributed by the soundscapy package; the licence is to "
-            "confirm, see below"
+            "confirm (above)"
         )
         + ")"
         if dataset == "ISD"
