@@ -9,9 +9,9 @@ from mosaiq.catalogue import measured_counts
 def test_load_all_stacks_the_shared_columns(built_all):
     clips = mosaiq.load_all("clips", root=built_all)
     assert clips["dataset_id"].value_counts().to_dict() == {
-        "ARAUS": 25158,
+        "ARAUS": 25240,
         "DeLTA": 2890,
-        "ISD": 2639,
+        "ISD": 2682,
         "SATP": 27,
     }
     # DeLTA has no PAQs, so the shared clip columns are the keys, assets and counts
@@ -20,7 +20,7 @@ def test_load_all_stacks_the_shared_columns(built_all):
     )
     assert "mean_ISOPleasant" not in clips.columns
     responses = mosaiq.load_all("responses", root=built_all)
-    assert len(responses) == 3423 + 25158 + 19051 + 11650
+    assert len(responses) == 3476 + 25240 + 19060 + 11650
     assert responses["response_id"].is_unique
 
 

@@ -28,11 +28,15 @@ def test_counts_and_exclusions(built_all, raw):
     assert len(raw) == RAW_ROWS
     assert len(responses) + len(exclusions) == RAW_ROWS
     assert exclusions["reason_code"].value_counts().to_dict() == {
-        "straightlined_midpoint": 82,
         "straightlined": 8,
     }
     clips = load("ARAUS", "clips", root=built_all)
-    assert len(clips) == len(responses) == 25158  # the copy: one stimulus per response
+    assert len(clips) == len(responses) == 25240  # the copy: one stimulus per response
+    # all-midpoint responses are kept by default (straightlining: keep_midpoint)
+    assert (
+        responses[[c for c in responses.columns if c[:3] == "PAQ"][:8]].eq(3).all(axis=1).sum()
+        == 82
+    )
 
 
 def test_fold_structure(built_all):
@@ -52,8 +56,8 @@ def test_fold_structure(built_all):
     assert cv["stimulus_index"].between(2, 44).all()
     assert responses.loc[responses["fold"] == 0, "stimulus_index"].between(2, 50).all()
     per_person = cv.groupby("participant_id").size()
-    # the 90 exclusions are all in folds 1-5
-    assert per_person.max() == 42 and per_person.sum() == 25200 - 90
+    # the 8 exclusions (straight-lined on a non-midpoint value) are all in folds 1-5
+    assert per_person.max() == 42 and per_person.sum() == 25200 - 8
 
 
 def test_iso_matches_the_formula_and_the_redistributed_values(built_all, raw):
@@ -287,4 +291,4 @@ def test_copy_layout_from_params(project, shared_data):
             responses=str(shared_data / "ARAUS/araus_v1_responses_soundscaper_derived.csv")
         ),
     )
-    assert build_dataset(project, "ARAUS").counts["clips"] == 25158
+    assert build_dataset(project, "ARAUS").counts["clips"] == 25240

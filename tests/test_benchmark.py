@@ -3,6 +3,7 @@ ARAUS label-mean figure), submissions, the task loader and the figures."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -18,7 +19,7 @@ from mosaiq.benchmark.evaluate import evaluate
 from mosaiq.benchmark.splits import iterative_stratification, verify_checksums, write_splits
 from mosaiq.benchmark.tasks import load_tasks, read_split
 from mosaiq.errors import MosaiqError
-from tests.conftest import BIN, REPO, copy_project, run
+from tests.conftest import BIN, PAQ_WORDS, REPO, copy_project, run
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +75,17 @@ def test_no_group_crosses_train_and_test(bench):
     assert set(araus.loc[araus["split"] == "train", "fold"]) == {1, 2, 3, 4, 5}
 
 
-def test_delta_split_is_stratified_on_the_labels(bench):
+def test_delta_split_keeps_a_recording_together_and_is_stratified_on_the_labels(bench):
     from mosaiq.sources.delta import LABEL_COLUMNS
 
     split = read_split(bench, "delta_labels").set_index("unit_id")
     clips = mosaiq.load("DeLTA", "clips", root=bench).set_index("clip_id").loc[split.index]
+    # the group is the base recording: "2cv11_1.mp3" and "2cv11_2.mp3" are one recording
+    base = clips["recording"].str.rsplit("_", n=1).str[0]
+    assert (split["group"] == base).all()
+    sides = split.groupby(base)["split"].nunique()
+    assert (sides == 1).all() and (base.value_counts() > 1).sum() > 1000
+    assert (split[split["split"] == "train"].groupby("group")["fold"].nunique() == 1).all()
     labels = clips[list(LABEL_COLUMNS.values())].astype(float)
     test = split["split"] == "test"
     assert abs(test.mean() - 0.15) < 0.01
@@ -95,6 +102,10 @@ def test_iterative_stratification_on_a_small_matrix():
     for j in range(5):
         expected = y[:, j].sum() * 0.25
         assert abs(y[part == 0, j].sum() - expected) <= 1.5
+    # groups of 1-3 units: the test set gets a quarter of the units, not of the groups
+    sizes = rng.integers(1, 4, size=400)
+    part = iterative_stratification(y * sizes[:, None], [0.25, 0.75], rng, sizes)
+    assert abs(sizes[part == 0].sum() / sizes.sum() - 0.25) < 0.02
 
 
 def test_splits_are_deterministic_and_checksummed(bench, tmp_path):
@@ -103,6 +114,19 @@ def test_splits_are_deterministic_and_checksummed(bench, tmp_path):
     after = {p.name: p.read_bytes() for p in (bench / "benchmark/splits").iterdir()}
     assert before == after
     assert verify_checksums(bench) == []
+    empty = hashlib.sha256(b"").hexdigest()
+    pinned = dict(
+        reversed(line.split())
+        for line in (bench / "benchmark/splits/SHA256SUMS").read_text().splitlines()
+    )
+    assert set(pinned) == {
+        "araus_official.csv",
+        "delta_labels.csv",
+        "isd_location.csv",
+        "satp_recording.csv",
+        "overlap.csv",
+    }
+    assert empty not in pinned.values()
     (bench / "benchmark/splits/isd_location.csv").write_bytes(b"unit_id,group,split,fold\n")
     assert verify_checksums(bench) == ["isd_location.csv"]
     write_splits(bench)
@@ -118,6 +142,12 @@ def test_araus_label_mean_reproduces_the_published_test_figures(bench):
     assert result["n_test"] == 48
     skipped = result["baselines"]["elastic_net_acoustic"]["status"]
     assert skipped.startswith("skipped")  # the re-assembled copy has no acoustic indicators
+    published = {(f["baseline"], f["target"]): f for f in result["published"]["figures"]}
+    assert published["label_mean", "mean_ISOPleasant"]["value"] == 0.1192
+    assert published["label_mean", "mean_ISOPleasant"]["protocol"] == "same"
+    board = (bench / LEADERBOARD).read_text()
+    assert "| araus_iso | label_mean | ISOPleasant | mse | 0.1192 (" in board
+    assert "| 0.1192 | same |" in board
 
 
 def test_baselines_are_byte_reproducible(bench):
@@ -133,6 +163,9 @@ def test_baselines_are_byte_reproducible(bench):
     ridge = json.loads((bench / "benchmark/results/isd_iso.json").read_text())
     summary = ridge["baselines"]["ridge_acoustic"]["summary"]
     assert summary["mse"] < ridge["baselines"]["label_mean"]["summary"]["mse"]
+    for target, chosen in ridge["baselines"]["ridge_acoustic"]["chosen"].items():
+        lo, hi = chosen["grid"]
+        assert lo < chosen["alpha"] < hi, target  # no penalty on the edge of its grid
 
 
 def test_metrics_on_hand_made_values():
@@ -157,12 +190,19 @@ def test_metrics_on_hand_made_values():
     )
 
 
-def test_bootstrap_intervals_hold_the_estimate(bench):
+def test_bootstrap_intervals_hold_the_estimate_and_few_clusters_are_flagged(bench):
     result = json.loads((bench / "benchmark/results/isd_iso.json").read_text())
     b = result["baselines"]["ridge_acoustic"]
     for target in ("mean_ISOPleasant", "mean_ISOEventful"):
         lo, hi = b["ci95"][target]["mse"]
         assert lo <= b["metrics"][target]["mse"] <= hi
+    locations = result["n_test_groups"]
+    assert b["ci95_clusters"] == locations < 20
+    assert f"only {locations} clusters" in b["ci95_note"]
+    araus = json.loads((bench / "benchmark/results/araus_iso.json").read_text())
+    assert araus["baselines"]["label_mean"]["ci95_clusters"] == 48
+    assert "ci95_note" not in araus["baselines"]["label_mean"]
+    assert f"| 322 ({locations} †) |" in (bench / LEADERBOARD).read_text()
 
 
 def _submission(bench, task, tmp_path, edit=None):
@@ -232,6 +272,47 @@ def test_bad_submissions_are_refused_with_their_place(bench, tmp_path, edit, mes
         [str(BIN / "mosaiq"), "evaluate", str(path), "--task", "satp_iso"], cwd=bench, check=False
     )
     assert proc.returncode == 1 and "submission.csv" in proc.stderr
+
+
+def test_satp_crosslingual_compares_gains_on_the_same_target(bench):
+    result = json.loads((bench / "benchmark/results/satp_crosslingual.json").read_text())
+    comp = result["comparison"]["targets"]
+    for target, v in comp.items():
+        base = result["baselines"]
+        assert v["mse_label_mean"] == base["label_mean"]["metrics"][target]["mse"]
+        assert v["mse_language_mean"] == base["language_mean"]["metrics"][target]["mse"]
+        assert v["relative_gain"] == pytest.approx(
+            (v["mse_label_mean"] - v["mse_language_mean"]) / v["mse_label_mean"]
+        )
+    assert "relative gain" in (bench / LEADERBOARD).read_text()
+
+
+def test_straightlining_exclude_is_a_sensitivity_analysis(bench):
+    """The packages keep all-midpoint responses; the leaderboard reports the baselines with
+    them excluded, recomputed from the responses."""
+    result = json.loads((bench / "benchmark/results/isd_iso.json").read_text())
+    sens = result["sensitivity"]["straightlining_exclude"]
+    responses = mosaiq.load("ISD", "responses", root=bench)
+    paq = responses[[f"PAQ{i}_{w}" for i, w in enumerate(PAQ_WORDS, 1)]]
+    flat = paq.eq(3).all(axis=1)
+    assert flat.sum() > 0
+    split = read_split(bench, "isd_location").set_index("unit_id")
+    test_ids = split.index[split["split"] == "test"]
+    kept = responses[~flat]
+    _X, y = mosaiq.load_task("isd_iso", split="test", root=bench)
+    left = kept[kept["clip_id"].isin(y.index)].groupby("clip_id")["ISOPleasant"].mean().dropna()
+    assert sens["n_test"] == len(left) <= len(y) <= len(test_ids)
+    label_mean = sens["baselines"]["label_mean"]["metrics"]["mean_ISOPleasant"]["mse"]
+    train_y = kept[kept["clip_id"].isin(split.index[split["split"] == "train"])]
+    _Xt, yt = mosaiq.load_task("isd_iso", split="train", root=bench)
+    train_means = (
+        train_y[train_y["clip_id"].isin(yt.index)].groupby("clip_id")["ISOPleasant"].mean()
+    )
+    expected = float(((left - train_means.dropna().mean()) ** 2).mean())
+    assert label_mean == pytest.approx(expected, abs=1e-9)
+    main = result["baselines"]["label_mean"]["metrics"]["mean_ISOPleasant"]["mse"]
+    assert label_mean != pytest.approx(main, abs=1e-6)  # the midpoint responses do move it
+    assert "Sensitivity: straight-lining" in (bench / LEADERBOARD).read_text()
 
 
 def test_load_task_returns_inputs_and_targets(bench):

@@ -37,7 +37,7 @@ def test_version(repo):
 
 def test_info_reports_what_is_built(built_isd):
     out = run([str(BIN / "mosaiq"), "info"], cwd=built_isd).stdout
-    assert "ISD    built: 2,639 clips, 3,423 responses, 166 exclusions" in out
+    assert "ISD    built: 2,682 clips, 3,476 responses, 113 exclusions" in out
     assert "ARAUS  not built" in out
 
 

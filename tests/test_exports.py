@@ -86,9 +86,13 @@ def test_data_cards_carry_measured_numbers(exported):
         "## Maintenance",
     ):
         assert section in card
-    assert "clips: 27; responses: 19,051; participants: 707; raw rows: 19,088" in card
+    assert (
+        "clips (table `clips`): 27; responses (table `responses`): 19,060; participants "
+        "(distinct `participant_id` in `responses`): 707; raw rows (the raw input files): 19,088"
+    ) in card
+    assert "ratings only: no acoustic or visual features" in card
     assert "`rating_out_of_range` (" in card and "): 3" in card
     assert "`duplicated_participant_id` 54" in card
     delta = (exported / "exports/cards/DeLTA.md").read_text()
-    assert "clips: 2,890; responses: 11,650" in delta
+    assert "clips (table `clips`): 2,890; responses (table `responses`): 11,650" in delta
     assert "literature counts: clips 2,980, responses 12,210" in delta

@@ -34,7 +34,6 @@ def test_counts_and_exclusions_add_up_to_the_raw_file(built_isd: Path, raw: pd.D
     assert len(responses) + len(exclusions) == RAW_ROWS
     assert exclusions["reason_code"].value_counts().to_dict() == {
         "placeholder_group_id": 62,  # RES 3, UNKNOWN 3, CP0 31, CP00 25
-        "straightlined_midpoint": 53,
         "incomplete_paq": 32,  # 37 rows miss a PAQ item; 5 of them have a placeholder GroupID
         "straightlined": 19,
     }
@@ -42,7 +41,12 @@ def test_counts_and_exclusions_add_up_to_the_raw_file(built_isd: Path, raw: pd.D
     rows = pd.concat([responses["source_row"], exclusions["source_row"]]).sort_values()
     assert rows.tolist() == list(range(2, RAW_ROWS + 2))
     assert clips["n_responses"].sum() == len(responses)
-    assert len(clips) == responses["clip_id"].nunique() == 2639
+    assert len(clips) == responses["clip_id"].nunique() == 2682
+    # all-midpoint responses are kept by default (straightlining: keep_midpoint)
+    assert (
+        responses[[c for c in responses.columns if c[:3] == "PAQ"][:8]].eq(3).all(axis=1).sum()
+        == 53
+    )
 
 
 def test_iso_values_recomputed_independently_from_the_raw_file(built_isd, raw):
@@ -105,14 +109,14 @@ def test_acoustics_renamed_with_units_and_locations_have_one_point(built_isd, is
     assert fields["LAeq_dBA"]["unit"] == "dBA"
     assert "LAeq_L(A)_Max" in fields["LAeq_dBA"]["description"]
     assert fields["N5_sone"]["unit"] == "sone"
-    # 825 recording groups have acoustics in the raw file; 5 of them lose every response to
+    # 825 recording groups have acoustics in the raw file; 4 of them lose every response to
     # the exclusions and so are not published as clips.
     responses = load("ISD", "responses", root=built_isd)
     raw = pd.read_csv(isd_raw)
     with_acoustics = raw.set_axis(raw.index + 2)["LAeq_L(A)_Max"].notna()
     published_rows = responses.set_index("source_row")["clip_id"]
     expected = published_rows[with_acoustics.loc[published_rows.index].to_numpy()].nunique()
-    assert clips["LAeq_dBA"].notna().sum() == expected == 820
+    assert clips["LAeq_dBA"].notna().sum() == expected == 821
     per_location = clips.groupby("LocationID")[["latitude", "longitude"]].nunique(dropna=False)
     assert (per_location <= 1).all().all()
 

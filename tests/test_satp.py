@@ -27,7 +27,6 @@ def test_counts_and_exclusions(built_all, raw):
     assert len(raw) == RAW_ROWS == len(responses) + len(exclusions)
     assert exclusions["reason_code"].value_counts().to_dict() == {
         "incomplete_paq": 23,  # 19 rows miss one PAQ, 4 miss all eight
-        "straightlined_midpoint": 9,
         "rating_out_of_range": 3,  # 200, 534 and 500
         "straightlined": 2,
     }

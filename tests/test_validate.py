@@ -158,7 +158,7 @@ def test_report_is_deterministic_json(pkg):
     assert first == second
     data = json.loads(first)
     assert data["valid"] is True
-    assert data["packages"]["ISD"]["rows"]["responses"] == 3423
+    assert data["packages"]["ISD"]["rows"]["responses"] == 3476
     assert data["packages"]["ARAUS"]["status"] == "not built"
 
 

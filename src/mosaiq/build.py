@@ -29,7 +29,7 @@ from mosaiq.harmonise import (
 )
 from mosaiq.layout import BUILT, NOT_BUILT_ABSENT, catalogue_facts, package_dir, read_descriptor
 from mosaiq.package import table_to_csv, write_files_atomically, yaml_bytes
-from mosaiq.paq import LIKERT_5, PAQ_IDS, Scale
+from mosaiq.paq import CENTRINGS, LIKERT_5, PAQ_IDS, Scale
 from mosaiq.schema import CLIP_FK, TableSpec, compose, field_names
 from mosaiq.settings import data_version, load_params, param
 from mosaiq.sources import source
@@ -90,11 +90,11 @@ def apply_quality_rules(
     Rules, in order (a response gets the first that applies): fewer than ``min_paq_items`` PAQ
     items rated (``incomplete_paq``); all eight items the same non-midpoint value
     (``straightlined``); all eight the scale midpoint (``straightlined_midpoint``). The
-    ``straightlining`` setting is ``exclude`` (both), ``keep_midpoint`` (soundscapy's rule) or
-    ``keep``.
+    ``straightlining`` setting is ``keep_midpoint`` (the default, soundscapy's rule), ``exclude``
+    (both) or ``keep``.
     """
     min_items = int(quality.get("min_paq_items", len(PAQ_IDS)))
-    policy = quality.get("straightlining", "exclude")
+    policy = quality.get("straightlining", "keep_midpoint")
     if policy not in STRAIGHTLINING:
         raise MosaiqError(
             f"params.yaml build.harmonise.quality.straightlining: {policy!r} "
@@ -185,15 +185,21 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
     harmonisation: dict[str, Any] = {}
     if scale is not None:
         responses, exclusions = apply_quality_rules(src, scale, quality)
-        responses = add_iso_coordinates(responses, scale, angle_table)
+        centring = param(params, "build.harmonise.centring", "scale_midpoint")
+        if centring not in CENTRINGS:
+            raise MosaiqError(
+                f"params.yaml build.harmonise.centring: {centring!r} is not one of {CENTRINGS}"
+            )
+        responses = add_iso_coordinates(responses, scale, angle_table, centring=centring)
         for col, target in zip(PAQ_IDS, harmonised_columns(declared), strict=False):
             responses[target] = linear_map(responses[col], scale, LIKERT_5)
         harmonisation = {
             "scale": {"minimum": scale.minimum, "maximum": scale.maximum},
             "angle_table": angle_table,
+            "centring": centring,
             "quality": {
                 "min_paq_items": int(quality.get("min_paq_items", len(PAQ_IDS))),
-                "straightlining": quality.get("straightlining", "exclude"),
+                "straightlining": quality.get("straightlining", "keep_midpoint"),
             },
         }
     # Clips whose every response was excluded carry no rating: they are not published.

@@ -49,6 +49,7 @@ FACETS = {
     "exclusions": ["dataset_id", "reason_code"],
     "features": ["dataset_id", "feature_type"],
     "splits": ["split", "split_name", "dataset_id"],
+    "overlap": ["dataset_a", "dataset_b", "how"],
     "leaderboard": ["dataset_id", "task", "baseline"],
 }
 INDEXED = ["dataset_id", "clip_id", "language", "LocationID", "reason_code", "split"]
@@ -164,10 +165,11 @@ def _package_tables(root: Path, datasets: list[str]) -> dict[str, _Table]:
 
 
 def _splits(root: Path) -> _Table | None:
-    files = sorted((root / SPLITS).glob("*.csv"))
+    specs = (read_yaml(root / TASKS).get("splits", {}) if (root / TASKS).is_file() else {}) or {}
+    # only the split definitions of benchmark/tasks.yaml (overlap.csv is a table of its own)
+    files = [p for p in sorted((root / SPLITS).glob("*.csv")) if p.stem in specs]
     if not files:
         return None
-    specs = (read_yaml(root / TASKS).get("splits", {}) if (root / TASKS).is_file() else {}) or {}
     frames = []
     for path in files:
         frame = pd.read_csv(path, dtype={"unit_id": "string", "group": "string"})
@@ -193,6 +195,35 @@ def _splits(root: Path) -> _Table | None:
                 {"name": "split", "description": "train or test."},
                 {"name": "fold", "type": "integer", "description": "Cross-validation fold."},
             ],
+        },
+        "benchmark",
+    )
+    return table
+
+
+def _overlap(root: Path) -> _Table | None:
+    path = root / SPLITS / "overlap.csv"
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, dtype="string")
+    table = _Table("overlap")
+    described = {
+        "dataset_a": "Dataset of the first clip.",
+        "clip_a": "The first clip (clip_id in dataset_a).",
+        "dataset_b": "Dataset of the second clip.",
+        "clip_b": "The second clip (clip_id in dataset_b): the same recording as clip_a.",
+        "recording": "The shared source recording.",
+        "how": "How the two clips were established to be the same recording.",
+    }
+    table.add(
+        frame,
+        {
+            "description": (
+                "Cross-dataset overlap (benchmark/splits/overlap.csv): clips of two datasets that "
+                "are the same recording; transfer tasks never train on a recording they test on."
+            ),
+            "primaryKey": ["dataset_a", "clip_a", "dataset_b", "clip_b"],
+            "fields": [{"name": n, "description": d} for n, d in described.items()],
         },
         "benchmark",
     )
@@ -370,7 +401,7 @@ def build_database(root: Path) -> tuple[Path, Path]:
 
     datasets = built_datasets(root)
     tables = {"catalogue": _catalogue(root), **_package_tables(root, datasets)}
-    for extra in (_splits(root), _leaderboard(root)):
+    for extra in (_splits(root), _overlap(root), _leaderboard(root)):
         if extra is not None:
             tables[extra.name] = extra
     target = root / DB_PATH

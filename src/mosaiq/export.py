@@ -407,12 +407,50 @@ def data_card(root: Path, dataset: str) -> str:
     meta = descriptor["mosaiq"]
     m = measured_counts(root, dataset)
     tables = {name: read_table(path, schema) for name, path, schema in _tables(root, dataset)}
-    responses = tables["responses"]
+    responses, clips = tables["responses"], tables["clips"]
     lang = responses["language"].value_counts().sort_index()
+    confirmed = str(f["licence"]) != "to confirm"
     committed = (
-        "git (the source licence allows it)"
+        "git ("
+        + (
+            "the source licence allows it"
+            if confirmed
+            else "the source file is publicly redistributed; its licence is to confirm (above)"
+        )
+        + ")"
         if source(dataset).committed
         else "the DVC remote only (built from the user's own download, never committed)"
+    )
+    # a pre-averaged panel (e.g. a test set published as means over listeners) is not a person
+    pre_averaged = responses.get("source_flags", pd.Series(dtype="string")).fillna("")
+    pre_averaged = pre_averaged.str.contains("pre_averaged")
+    people = int(responses.loc[~pre_averaged, "participant_id"].nunique())
+    pseudo = int(responses.loc[pre_averaged, "participant_id"].nunique())
+    pseudo_text = (
+        f" (not counting {pseudo} pseudo-participant(s) that stand for pre-averaged panel "
+        f"means: {', '.join(sorted(responses.loc[pre_averaged, 'participant_id'].unique()))})"
+        if pseudo
+        else ""
+    )
+    has_features = len(tables.get("features", [])) > 0
+    inputs = [
+        *(
+            ["acoustic indicators"]
+            if "acoustic_indicators" in str(f["modalities"])
+            and any(
+                fld.get("unit") not in (None, "s")
+                and fld["name"] in clips.columns
+                and clips[fld["name"]].notna().any()
+                for fld in _clip_fields(root, dataset)
+            )
+            else []
+        ),
+        *(["visual features"] if has_features else []),
+    ]
+    from_inputs = (
+        f" from its {' and '.join(inputs)}"
+        if inputs
+        else " (this package holds ratings only: no acoustic or visual features)"
     )
     lines = [
         f"# Data card: {f['title']}",
@@ -428,13 +466,15 @@ def data_card(root: Path, dataset: str) -> str:
         "",
         "## Composition",
         "",
-        f"- clips: {m['n_clips']:,}; responses: {m['n_responses']:,}; participants: "
-        f"{m['n_participants']:,}; raw rows: {m['n_raw_rows']:,}; excluded rows: "
-        f"{m['n_excluded']:,}",
+        f"- clips (table `clips`): {m['n_clips']:,}; responses (table `responses`): "
+        f"{m['n_responses']:,}; participants (distinct `participant_id` in `responses`): "
+        f"{people:,}{pseudo_text}; raw rows (the raw input files): {m['n_raw_rows']:,}; excluded "
+        f"rows (table `exclusions`): {m['n_excluded']:,}",
         f"- literature counts: clips {_num(f['literature_n_clips'])}, responses "
         f"{_num(f['literature_n_responses'])}, participants "
         f"{_num(f['literature_n_participants'])}",
-        "- responses per language: " + ", ".join(f"{k} {v:,}" for k, v in lang.items()),
+        "- responses per language (table `responses`): "
+        + ", ".join(f"{k} {v:,}" for k, v in lang.items()),
         "- tables: "
         + ", ".join(f"{n} ({len(t):,} rows, {len(t.columns)} columns)" for n, t in tables.items()),
         "",
@@ -454,7 +494,9 @@ def data_card(root: Path, dataset: str) -> str:
         "",
         "Benchmarking models of soundscape perception (ISO Pleasant/Eventful, PAQ means"
         + (", annoyance, sound-source tags" if "annoyance" in responses.columns else "")
-        + ") from acoustic indicators and visual features; cross-dataset and "
+        + ")"
+        + from_inputs
+        + "; cross-dataset and "
         "cross-lingual comparisons through the shared schema. Not for identifying or "
         "profiling people: personal data is not published.",
         "",
@@ -490,17 +532,22 @@ def _preprocessing(meta: dict[str, Any], tables: dict[str, pd.DataFrame]) -> lis
         lines += [
             f"- ISO coordinates on the {harm['scale']['minimum']:g}-{harm['scale']['maximum']:g}"
             f" scale; equal angles (the ISO/TS 12913-3 formula) and language angles from the "
-            f"`{harm['angle_table']}` table, centred on the scale midpoint",
+            f"`{harm['angle_table']}` table, centred on "
+            + (
+                "each response's own mean (row-mean, ipsatised)"
+                if harm.get("centring") == "row_mean"
+                else "the scale midpoint"
+            ),
             f"- quality rules: at least {q['min_paq_items']} PAQ items rated; straight-lining: "
             f"{q['straightlining']}",
         ]
-    lines += ["- exclusions by reason:"]
+    lines += ["- exclusions by reason (table `exclusions`):"]
     lines += [f"  - `{code}` ({reasons.get(code, '')}): {n:,}" for code, n in excl.items()] or [
         "  - none"
     ]
     if len(flag_counts) or len(clip_flag_counts):
         lines += [
-            "- kept rows with source flags: "
+            "- kept rows with source flags (tables `responses` and `clips`): "
             + ", ".join(
                 f"`{k}` {v:,}" for k, v in [*flag_counts.items(), *clip_flag_counts.items()]
             )
@@ -508,6 +555,12 @@ def _preprocessing(meta: dict[str, Any], tables: dict[str, pd.DataFrame]) -> lis
     for raw in meta.get("raw_inputs", []):
         lines += [f"- raw input: {raw['file']} ({raw['rows']:,} rows, sha256 {raw['sha256']})"]
     return lines
+
+
+def _clip_fields(root: Path, dataset: str) -> list[dict[str, Any]]:
+    """The fields of the package's clips schema on disk."""
+    path = root / "datasets" / dataset / "schemas" / "clips.schema.yaml"
+    return list(read_yaml(path).get("fields", [])) if path.is_file() else []
 
 
 def _num(value: Any) -> str:

@@ -52,12 +52,18 @@ class Harmonisation:
 
 
 def add_iso_coordinates(
-    responses: pd.DataFrame, scale: Scale, angle_table: str, *, language: str = "language"
+    responses: pd.DataFrame,
+    scale: Scale,
+    angle_table: str,
+    *,
+    language: str = "language",
+    centring: str = "scale_midpoint",
 ) -> pd.DataFrame:
     """Add equal-angle and language-angle ISO coordinates and the angle set used, per response.
 
     Columns added: ISOPleasant, ISOEventful (equal angles), ISOPleasant_lang, ISOEventful_lang
-    (the row's language angles from ``angle_table``; equal angles where the language has none),
+    (the row's language angles from ``angle_table``, centred as ``centring`` says; equal angles
+    where the language has none),
     ``angle_set`` (the language code whose angles were used, or ``"equal"``) and ``paq_complete``.
     Rows missing any PAQ item get empty coordinates.
     """
@@ -66,7 +72,7 @@ def add_iso_coordinates(
     pleasant, eventful = iso_coordinates(paq, scale, EQUAL_ANGLES)
     langs = out[language].astype("string").fillna("").tolist()
     angles, angle_sets = angles_for_languages(langs, angle_table)
-    pleasant_l, eventful_l = iso_coordinates(paq, scale, angles)
+    pleasant_l, eventful_l = iso_coordinates(paq, scale, angles, centring)
     out["ISOPleasant"] = round_derived(pleasant)
     out["ISOEventful"] = round_derived(eventful)
     out["ISOPleasant_lang"] = round_derived(pleasant_l)
@@ -160,7 +166,8 @@ def age_band(ages: pd.Series) -> pd.Series:
 
 
 def straightlined(paq: pd.DataFrame, scale: Scale) -> tuple[pd.Series, pd.Series]:
-    """Responses that gave the same rating to all eight items (contradictory for opposite items).
+    """Responses that gave the same rating to all eight items (straight-lining: opposite items
+    such as pleasant and annoying rated alike).
 
     Returns two boolean masks: straight-lined on a non-midpoint value, and on the midpoint.
     """

@@ -9,10 +9,18 @@ Coordinates use the general projection
     P = sum cos(theta_i) (x_i - m) / ((R/2) sum |cos(theta_i)|)
     E = sum sin(theta_i) (x_i - m) / ((R/2) sum |sin(theta_i)|)
 
-with scale range R and scale midpoint m. With the equal angles (0, 45, ..., 315) the centring
-cancels and this is exactly the ISO/TS 12913-3 formula. With language-specific angles it does not,
-and the coordinates are centred on the *scale* midpoint (not, as soundscapy does, on the midpoint
-of each row's own minimum and maximum, which makes a response's coordinates depend on itself).
+with scale range R and centre m. With the equal angles (0, 45, ..., 315) the cosines and sines
+each sum to zero, the centre cancels, and this is exactly the ISO/TS 12913-3 formula. With
+language-specific angles it does not cancel, and the centre is a choice (``centring``):
+
+- ``scale_midpoint`` (the default): m is the scale midpoint. The projection stays linear, so the
+  coordinates of a mean of responses are the mean of their coordinates (what ARAUS's pre-averaged
+  test means need), but a respondent's overall rating level moves the coordinates by
+  ``d / (R/2) * sum(cos_w)`` for a shift ``d`` of every item (up to 0.2 on ISOPleasant in tur, nld,
+  ita; see :func:`elevation_effect`).
+- ``row_mean`` (ipsatised): m is the mean of the row's own eight ratings, so a uniform shift of
+  every item leaves the coordinates unchanged; the projection is no longer a fixed linear map of
+  the ratings.
 """
 
 from __future__ import annotations
@@ -44,6 +52,9 @@ PAQ_FROM_WORDS: dict[str, str] = dict(zip(PAQ_ITEMS, PAQ_IDS, strict=True))
 """The plain-word column names several sources use (pleasant, vibrant, ...) -> PAQ_IDS."""
 
 EQUAL_ANGLES: tuple[int, ...] = (0, 45, 90, 135, 180, 225, 270, 315)
+
+CENTRINGS: tuple[str, ...] = ("scale_midpoint", "row_mean")
+"""How the language-angle projection centres a row (``build.harmonise.centring``)."""
 
 # Aletta et al. (2024), Applied Acoustics 224:110109: the 12 languages whose translations passed
 # validation. Identical to soundscapy's LANGUAGE_ANGLES table.
@@ -128,15 +139,21 @@ def projection_weights(angles: Sequence[float]) -> tuple[list[float], list[float
 
 
 def iso_coordinates(
-    paq: np.ndarray, scale: Scale, angles: Sequence[float] | np.ndarray = EQUAL_ANGLES
+    paq: np.ndarray,
+    scale: Scale,
+    angles: Sequence[float] | np.ndarray = EQUAL_ANGLES,
+    centring: str = "scale_midpoint",
 ) -> tuple[np.ndarray, np.ndarray]:
     """ISOPleasant and ISOEventful of each row of ``paq`` (n x 8, circumplex order).
 
     ``angles`` is one set of eight angles for every row, or an (n x 8) array with one set per row.
+    ``centring`` is ``scale_midpoint`` or ``row_mean`` (see the module docstring).
     A row with any missing item gets NaN for both coordinates: never 0, never a partial sum.
     """
     import numpy as np
 
+    if centring not in CENTRINGS:
+        raise ValueError(f"unknown centring {centring!r}; one of {', '.join(CENTRINGS)}")
     x = np.asarray(paq, dtype=float)
     if x.ndim != 2 or x.shape[1] != len(PAQ_IDS):
         raise ValueError(f"PAQ array must be (n, 8), got {x.shape}")
@@ -152,7 +169,8 @@ def iso_coordinates(
         weights = [projection_weights(row.tolist()) for row in uniq]
         cos_w = np.array([w[0] for w in weights])[inverse.reshape(-1)]
         sin_w = np.array([w[1] for w in weights])[inverse.reshape(-1)]
-    centred = (x - scale.midpoint) / (scale.range / 2)
+    centre = x.mean(axis=1, keepdims=True) if centring == "row_mean" else scale.midpoint
+    centred = (x - centre) / (scale.range / 2)
     pleasant = np.einsum("ij,ij->i", centred, cos_w)
     eventful = np.einsum("ij,ij->i", centred, sin_w)
     incomplete = np.isnan(x).any(axis=1)
@@ -194,3 +212,11 @@ def angles_for_languages(
     angle_sets = [lang if lang in chosen else EQUAL for lang in languages]
     angles = np.array([chosen.get(s, EQUAL_ANGLES) for s in angle_sets], dtype=float)
     return angles.reshape(len(angle_sets), len(PAQ_IDS)), angle_sets
+
+
+def elevation_effect(angles: Sequence[float]) -> tuple[float, float]:
+    """How far ISOPleasant and ISOEventful move, under scale-midpoint centring, when every item
+    of a response moves by half the scale range (e.g. all 3s -> all 5s on 1-5): the sums of the
+    normalised cosine and sine weights. Zero for the equal angles and under row-mean centring."""
+    cos_w, sin_w = projection_weights(angles)
+    return sum(cos_w), sum(sin_w)

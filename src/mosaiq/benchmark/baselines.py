@@ -28,9 +28,11 @@ from mosaiq.benchmark import metrics as M
 from mosaiq.benchmark.tasks import (
     PREDICTIONS_DIR,
     RESULTS_DIR,
+    UNIT_SEP,
     Task,
     get_task,
     input_columns,
+    leakage,
     load_tasks,
     task_partition,
     visual_matrix,
@@ -38,6 +40,8 @@ from mosaiq.benchmark.tasks import (
 from mosaiq.package import write_files_atomically
 
 ALPHAS = np.logspace(-3, 3, 13)
+EDGE_STEP = 3  # decades added to a grid whose chosen value sits on its edge
+EDGE_LIMIT = 9  # ... up to 1e-9 .. 1e9
 LEADERBOARD = Path("benchmark") / "leaderboard.md"
 SUMMARY = {
     "mse": "MSE",
@@ -51,6 +55,31 @@ SUMMARY = {
 }
 
 
+def _search(kind: str, cv: Any, alphas: np.ndarray, seed: int) -> Any:
+    """Imputation, scaling and the model in one pipeline, its penalty searched by CV: each
+    cross-validation fold fits its own imputer and scaler on its own training part."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import ElasticNet, Ridge
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if kind == "elastic_net":
+        model: Any = ElasticNet(max_iter=20000, selection="cyclic", random_state=seed)
+        grid = {"model__alpha": list(alphas / 100), "model__l1_ratio": [0.1, 0.5, 0.9]}
+    else:
+        model = Ridge()
+        grid = {"model__alpha": list(alphas)}
+    pipe = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("scale", StandardScaler()),
+            ("model", model),
+        ]
+    )
+    return GridSearchCV(pipe, grid, cv=cv, scoring="neg_mean_squared_error", refit=True)
+
+
 def _linear(
     kind: str,
     X_train: pd.DataFrame,
@@ -58,47 +87,57 @@ def _linear(
     folds: pd.Series,
     X_test: pd.DataFrame,
     seed: int,
-) -> pd.DataFrame:
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import ElasticNetCV, RidgeCV
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Test predictions of a linear model per target, and the penalty chosen for each (with the
+    grid it was chosen from: a grid whose choice sits on its edge is widened and searched again)."""
     from sklearn.model_selection import PredefinedSplit
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     fold = folds.fillna(-1).astype(int).to_numpy()
     cv = PredefinedSplit(fold) if len(set(fold) - {-1}) >= 2 else 5
-    preds = {}
+    preds, chosen = {}, {}
+    X, Xt = X_train.to_numpy(float), X_test.to_numpy(float)
     for target in y_train.columns:
-        if kind == "elastic_net":
-            model = ElasticNetCV(
-                l1_ratio=[0.1, 0.5, 0.9],
-                alphas=ALPHAS / 100,
-                cv=cv,
-                max_iter=20000,
-                selection="cyclic",
-                random_state=seed,
-            )
-        else:
-            model = RidgeCV(alphas=ALPHAS, cv=cv)
-        pipe = make_pipeline(
-            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), model
-        )
-        pipe.fit(X_train.to_numpy(float), y_train[target].to_numpy(float))
-        preds[target] = pipe.predict(X_test.to_numpy(float))
-    return pd.DataFrame(preds, index=X_test.index)
+        y = y_train[target].to_numpy(float)
+        lo, hi = -3, 3
+        while True:
+            alphas = np.logspace(lo, hi, (hi - lo) * 2 + 1)
+            search = _search(kind, cv, alphas, seed).fit(X, y)
+            alpha = float(search.best_params_["model__alpha"])
+            alpha = alpha * 100 if kind == "elastic_net" else alpha
+            if np.isclose(alpha, alphas[-1]) and hi < EDGE_LIMIT:
+                hi += EDGE_STEP
+            elif np.isclose(alpha, alphas[0]) and lo > -EDGE_LIMIT:
+                lo -= EDGE_STEP
+            else:
+                break
+        info: dict[str, Any] = {
+            "alpha": M._r(float(search.best_params_["model__alpha"])),
+            "grid": [M._r(float(g)) for g in search.param_grid["model__alpha"][:: len(alphas) - 1]],
+            "on_edge": bool(np.isclose(alpha, alphas[-1]) or np.isclose(alpha, alphas[0])),
+        }
+        if "model__l1_ratio" in search.best_params_:
+            info["l1_ratio"] = float(search.best_params_["model__l1_ratio"])
+        chosen[target] = info
+        preds[target] = search.predict(Xt)
+    return pd.DataFrame(preds, index=X_test.index), chosen
 
 
 def predict(
     baseline: str, task: Task, train: dict[str, Any], test: dict[str, Any], seed: int
-) -> tuple[pd.DataFrame | None, str]:
-    """Test predictions of one baseline, or (None, why it does not apply)."""
+) -> tuple[pd.DataFrame | None, str, dict[str, Any]]:
+    """Test predictions of one baseline, or (None, why it does not apply), and the settings
+    it chose (penalties of the linear models)."""
     y_train, units_test = train["y"], test["units"]
     targets = task.targets
     if baseline in ("label_mean", "label_prevalence"):
         row = y_train[targets].mean()
-        return pd.DataFrame(
-            [row.to_numpy()] * len(units_test), index=units_test.index, columns=targets
-        ), ""
+        return (
+            pd.DataFrame(
+                [row.to_numpy()] * len(units_test), index=units_test.index, columns=targets
+            ),
+            "",
+            {},
+        )
     if baseline == "language_mean":
         overall = y_train[targets].mean()
         per_lang = y_train[targets].groupby(train["units"]["language"]).mean()
@@ -106,42 +145,123 @@ def predict(
             per_lang.loc[lang] if lang in per_lang.index else overall
             for lang in units_test["language"]
         ]
-        return pd.DataFrame(
-            [r.to_numpy() for r in rows], index=units_test.index, columns=targets
-        ), ""
+        return (
+            pd.DataFrame([r.to_numpy() for r in rows], index=units_test.index, columns=targets),
+            "",
+            {},
+        )
     kind, _, source = baseline.partition("_")
     kind = {"ridge": "ridge", "elastic": "elastic_net"}[kind]
     source = source.replace("net_", "")
     cols_train = train["inputs"].get(source)
     cols_test = test["inputs"].get(source)
     if not cols_train or not cols_test:
-        return None, f"skipped: no {source} inputs for these units"
+        return None, f"skipped: no {source} inputs for these units", {}
     X_train, X_test = train["X"][source], test["X"][source]
     if X_train.notna().sum().sum() == 0:
-        return None, f"skipped: the {source} inputs are empty"
-    return _linear(kind, X_train, y_train[targets], train["rows"]["fold"], X_test, seed), ""
+        return None, f"skipped: the {source} inputs are empty", {}
+    pred, chosen = _linear(kind, X_train, y_train[targets], train["rows"]["fold"], X_test, seed)
+    return pred, "", chosen
 
 
-def _part(root: Path, task: Task, part: str) -> dict[str, Any]:
+def _part(root: Path, task: Task, part: str, *, drop_midpoint: bool = False) -> dict[str, Any]:
     ds, units, rows = task_partition(root, task, part)
+    y = units[task.targets].astype("float64")
+    if drop_midpoint and not units.empty:
+        recomputed = midpoint_excluded_targets(root, task, ds, units)
+        if recomputed is not None:
+            y = recomputed.dropna()
+            units, rows = units.loc[y.index], rows.loc[y.index]
     visual = (
         visual_matrix(root, ds) if task.spec.get("inputs", {}).get("visual") else pd.DataFrame()
     )
-    inputs = input_columns(task, units, visual)
+    inputs = input_columns(root, task, ds, units, visual)
     X = {}
     for kind, cols in inputs.items():
         if kind == "visual":
             X[kind] = visual.reindex(units["clip_id"].astype(str)).set_axis(units.index)
         elif kind != "language":
             X[kind] = units[cols]
-    return {
-        "dataset": ds,
-        "units": units,
-        "rows": rows,
-        "inputs": inputs,
-        "X": X,
-        "y": units[task.targets].astype("float64"),
-    }
+    return {"dataset": ds, "units": units, "rows": rows, "inputs": inputs, "X": X, "y": y}
+
+
+def midpoint_excluded_targets(
+    root: Path, task: Task, dataset: str, units: pd.DataFrame
+) -> pd.DataFrame | None:
+    """The task's targets of these units recomputed without the responses that rate all eight
+    PAQ items at the scale midpoint (the ``exclude`` straight-lining rule), or None where the
+    package already excludes them (or has no PAQ ratings). A unit left without a response gets
+    empty targets."""
+    from mosaiq.api import load
+    from mosaiq.layout import read_descriptor
+    from mosaiq.paq import PAQ_IDS
+
+    harm = (read_descriptor(root, dataset) or {}).get("mosaiq", {}).get("harmonisation") or {}
+    if not harm or harm.get("quality", {}).get("straightlining") == "exclude":
+        return None
+    midpoint = (harm["scale"]["minimum"] + harm["scale"]["maximum"]) / 2
+    responses = load(dataset, "responses", root=root)
+    columns = {t: t.removeprefix("mean_") for t in task.targets}
+    if not set(columns.values()) <= set(responses.columns):
+        return None
+    kept = responses[~responses[list(PAQ_IDS)].eq(midpoint).all(axis=1)]
+    keys = ["clip_id"] if task.spec["unit"] == "clip" else ["clip_id", "language"]
+    means = kept.groupby(keys)[list(columns.values())].mean()
+    means.columns = list(columns)
+    if len(keys) == 1:
+        means.index = means.index.astype(str)
+    else:
+        means.index = [f"{c}{UNIT_SEP}{lang}" for c, lang in means.index]
+    return means.reindex(units.index.astype(str)).set_axis(units.index).astype("float64")
+
+
+def _score_baselines(
+    task: Task,
+    train: dict[str, Any],
+    test: dict[str, Any],
+    *,
+    seed: int,
+    n_boot: int,
+    min_clusters: int,
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    entries: dict[str, Any] = {}
+    predictions: dict[str, pd.DataFrame] = {}
+    clusters = int(test["rows"]["group"].nunique())
+    for baseline in task.spec["baselines"]:
+        pred, why, chosen = predict(baseline, task, train, test, seed)
+        if pred is None:
+            entries[baseline] = {"status": why}
+            continue
+        lo, hi = task.spec["target_range"]
+        pred = pred.clip(lo, hi).round(M.DECIMALS)
+        scores = M.score(task.targets, task.spec["metrics"], test["y"], pred, task.is_labels)
+        entry: dict[str, Any] = {"status": "ok", "metrics": scores, "summary": _summary(scores)}
+        if n_boot:
+            entry["ci95"] = M.bootstrap(
+                task.targets,
+                task.spec["metrics"],
+                test["y"],
+                pred,
+                test["rows"]["group"],
+                n=n_boot,
+                seed=seed,
+                name=f"{task.name}/{baseline}",
+                is_labels=task.is_labels,
+            )
+            entry["ci95_clusters"] = clusters
+            if clusters < min_clusters:
+                entry["ci95_note"] = ci_note(clusters)
+        if chosen:
+            entry["chosen"] = chosen
+        entries[baseline] = entry
+        predictions[baseline] = pred
+    return entries, predictions
+
+
+def ci_note(clusters: int) -> str:
+    return (
+        f"unreliable: a percentile interval from a cluster bootstrap over only {clusters} clusters"
+    )
 
 
 def run_task(root: Path, name: str, *, bootstrap: int | None = None) -> dict[str, Any]:
@@ -149,6 +269,7 @@ def run_task(root: Path, name: str, *, bootstrap: int | None = None) -> dict[str
     config = task.config
     seed = int(config["seed"])
     n_boot = int(bootstrap if bootstrap is not None else config["bootstrap"])
+    min_clusters = int(config["min_clusters"])
     train, test = _part(root, task, "train"), _part(root, task, "test")
     result: dict[str, Any] = {
         "task": name,
@@ -160,6 +281,7 @@ def run_task(root: Path, name: str, *, bootstrap: int | None = None) -> dict[str
         "n_test": len(test["units"]),
         "n_test_groups": int(test["rows"]["group"].nunique()) if len(test["rows"]) else 0,
         "bootstrap": n_boot,
+        "published": task.spec["published"],
         "baselines": {},
     }
     predictions: dict[str, pd.DataFrame] = {}
@@ -167,29 +289,53 @@ def run_task(root: Path, name: str, *, bootstrap: int | None = None) -> dict[str
         result["status"] = "skipped: the dataset is not built here"
         return {"result": result, "predictions": predictions}
     result["status"] = "ok"
-    for baseline in task.spec["baselines"]:
-        pred, why = predict(baseline, task, train, test, seed)
-        if pred is None:
-            result["baselines"][baseline] = {"status": why}
-            continue
-        lo, hi = task.spec["target_range"]
-        pred = pred.clip(lo, hi).round(M.DECIMALS)
-        scores = M.score(task.targets, task.spec["metrics"], test["y"], pred, task.is_labels)
-        cis = M.bootstrap(
-            task.targets,
-            task.spec["metrics"],
-            test["y"],
-            pred,
-            test["rows"]["group"],
-            n=n_boot,
-            seed=seed,
-            name=f"{name}/{baseline}",
-            is_labels=task.is_labels,
+    result["leakage"] = leakage(root, task)
+    result["baselines"], predictions = _score_baselines(
+        task, train, test, seed=seed, n_boot=n_boot, min_clusters=min_clusters
+    )
+    if "compare" in task.spec:
+        result["comparison"] = compare(task, result["baselines"])
+    sens_train = _part(root, task, "train", drop_midpoint=True)
+    sens_test = _part(root, task, "test", drop_midpoint=True)
+    if (
+        len(sens_train["units"]) != len(train["units"])
+        or len(sens_test["units"]) != len(test["units"])
+        or not sens_test["y"].equals(test["y"])
+    ):
+        entries, _ = _score_baselines(
+            task, sens_train, sens_test, seed=seed, n_boot=0, min_clusters=min_clusters
         )
-        entry = {"status": "ok", "metrics": scores, "ci95": cis, "summary": _summary(scores)}
-        result["baselines"][baseline] = entry
-        predictions[baseline] = pred
+        result["sensitivity"] = {
+            "straightlining_exclude": {
+                "description": "all-midpoint PAQ responses excluded (the `exclude` rule)",
+                "n_train": len(sens_train["units"]),
+                "n_test": len(sens_test["units"]),
+                "baselines": {
+                    b: {"summary": e["summary"], "metrics": e["metrics"]}
+                    for b, e in entries.items()
+                    if e.get("status") == "ok"
+                },
+            }
+        }
     return {"result": result, "predictions": predictions}
+
+
+def compare(task: Task, baselines: dict[str, Any]) -> dict[str, Any]:
+    """Per target: the MSE of the ``from`` and ``to`` baselines and the gain, absolute and as a
+    share of the ``from`` MSE (the same target, so comparable across projections)."""
+    a, b = task.spec["compare"]["from"], task.spec["compare"]["to"]
+    if baselines.get(a, {}).get("status") != "ok" or baselines.get(b, {}).get("status") != "ok":
+        return {}
+    out: dict[str, Any] = {"from": a, "to": b, "targets": {}}
+    for t in task.targets:
+        ma, mb = baselines[a]["metrics"][t]["mse"], baselines[b]["metrics"][t]["mse"]
+        out["targets"][t] = {
+            f"mse_{a}": ma,
+            f"mse_{b}": mb,
+            "gain": M._r(ma - mb),
+            "relative_gain": M._r((ma - mb) / ma) if ma else None,
+        }
+    return out
 
 
 def _summary(scores: dict[str, dict[str, float | None]]) -> dict[str, float | None]:
@@ -222,28 +368,35 @@ def run_all(
                 index=False, lineterminator="\n"
             ).encode()
     if tasks is None:
-        files[root / LEADERBOARD] = leaderboard(results).encode()
+        files[root / LEADERBOARD] = leaderboard(results, int(config["min_clusters"])).encode()
     write_files_atomically(files)
     for r in results.values():
         r["_seconds"] = time.perf_counter() - started
     return results
 
 
-def leaderboard(results: dict[str, dict[str, Any]]) -> str:
-    """A markdown table of every task and baseline (metrics averaged over targets)."""
+def leaderboard(results: dict[str, dict[str, Any]], min_clusters: int = 20) -> str:
+    """The leaderboard in markdown: every task and baseline (metrics averaged over targets),
+    then the published counterparts, the leakage checks, the cross-lingual gains and the
+    straight-lining sensitivity analysis."""
     lines = [
-        "| task | test units | baseline | "
+        "| task | test units (clusters) | baseline | "
         + " | ".join(["MSE", "MAE", "R²", "r", "quadrant acc. / mAP"])
         + " |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    flagged = False
     for name, r in results.items():
         if r.get("status") != "ok":
             lines.append(f"| {name} | – | – | {r.get('status')} | | | | |")
             continue
+        clusters = r["n_test_groups"]
+        flag = clusters < min_clusters
+        flagged |= flag
+        units = f"{r['n_test']:,} ({clusters:,}{' †' if flag else ''})"
         for baseline, b in r["baselines"].items():
             if b.get("status") != "ok":
-                lines.append(f"| {name} | {r['n_test']:,} | {baseline} | {b['status']} | | | | |")
+                lines.append(f"| {name} | {units} | {baseline} | {b['status']} | | | | |")
                 continue
             s = b["summary"]
             last = s.get("quadrant_accuracy", s.get("mean_average_precision"))
@@ -254,7 +407,7 @@ def leaderboard(results: dict[str, dict[str, Any]]) -> str:
                 _fmt(s.get("pearson_r")),
                 _fmt(last),
             ]
-            if r["baselines"][baseline]["metrics"].get("all"):
+            if b["metrics"].get("all"):
                 s2 = b["metrics"]["all"]
                 cells = [
                     "–",
@@ -263,8 +416,133 @@ def leaderboard(results: dict[str, dict[str, Any]]) -> str:
                     f"micro F1 {_fmt(s2.get('micro_f1'))}",
                     _fmt(s2.get("mean_average_precision")),
                 ]
-            lines.append(f"| {name} | {r['n_test']:,} | {baseline} | " + " | ".join(cells) + " |")
+            lines.append(f"| {name} | {units} | {baseline} | " + " | ".join(cells) + " |")
+    if flagged:
+        lines += [
+            "",
+            f"† fewer than {min_clusters} test clusters (the groups the bootstrap resamples): the "
+            "95 % percentile intervals in `benchmark/results/<task>.json` are unreliable there "
+            "(each says so, with its cluster count).",
+        ]
+    lines += _published(results)
+    lines += _leakage(results)
+    lines += _comparisons(results)
+    lines += _sensitivity(results)
     return "\n".join(lines) + "\n"
+
+
+def _short(target: str) -> str:
+    return target.removeprefix("mean_")
+
+
+def _published(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "",
+        "**Published counterparts** (the figure a task can be compared with, and whether the "
+        "protocol is the same):",
+        "",
+        "| task | baseline | target | metric | published | here | protocol |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        pub = r.get("published") or {}
+        if not pub.get("figures"):
+            lines.append(f"| {name} | – | – | – | {pub.get('note', 'none')} | – | – |")
+            continue
+        for f in pub["figures"]:
+            here = (
+                r.get("baselines", {})
+                .get(f["baseline"], {})
+                .get("metrics", {})
+                .get(f["target"], {})
+                .get(f["metric"])
+            )
+            status = r.get("baselines", {}).get(f["baseline"], {}).get("status", "")
+            if r.get("status") != "ok":
+                here_text = "dataset not built here"
+            else:
+                here_text = _fmt(here) if here is not None else (status or "not run here")
+            protocol = f["protocol"] + (f": {f['note']}" if f.get("note") else "")
+            lines.append(
+                f"| {name} | {f['baseline']} | {_short(f['target'])} | {f['metric']} | "
+                f"{f['value']:.4f} ({pub['source']}) | {here_text} | {protocol} |"
+            )
+    return lines
+
+
+def _leakage(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "",
+        "**Leakage check** (what train and test share; recordings across datasets from "
+        "`benchmark/splits/overlap.csv`):",
+        "",
+        "| task | split group | shared groups | shared units | shared recordings |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        leak = r.get("leakage")
+        if not leak:
+            continue
+        left_out = leak.get("train_units_left_out_for_overlap")
+        note = f" ({left_out} training units left out as test recordings)" if left_out else ""
+        lines.append(
+            f"| {name} | {leak['split_group'] or '– (two datasets)'} | {leak['shared_groups']} | "
+            f"{leak['shared_units']} | {leak['shared_recordings']}{note} |"
+        )
+    return lines
+
+
+def _comparisons(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    for name, r in results.items():
+        comp = r.get("comparison")
+        if not comp:
+            continue
+        a, b = comp["from"], comp["to"]
+        lines += [
+            "",
+            f"**{name}**: the gain from `{a}` to `{b}` on each target (MSE of the same target, "
+            "so projections of different variance compare by the relative gain):",
+            "",
+            f"| target | MSE {a} | MSE {b} | gain | relative gain |",
+            "|---|---|---|---|---|",
+        ]
+        for t, v in comp["targets"].items():
+            rel = v["relative_gain"]
+            lines.append(
+                f"| {_short(t)} | {_fmt(v[f'mse_{a}'])} | {_fmt(v[f'mse_{b}'])} | "
+                f"{_fmt(v['gain'])} | {'–' if rel is None else f'{100 * rel:.1f} %'} |"
+            )
+    return lines
+
+
+def _sensitivity(results: dict[str, dict[str, Any]]) -> list[str]:
+    rows = []
+    for name, r in results.items():
+        sens = r.get("sensitivity", {}).get("straightlining_exclude")
+        if not sens:
+            continue
+        for baseline, b in sens["baselines"].items():
+            main = r["baselines"][baseline]
+            m_main = main["summary"].get("mse")
+            m_sens = b["summary"].get("mse")
+            rows.append(
+                f"| {name} | {baseline} | {r['n_test']:,} → {sens['n_test']:,} | "
+                f"{_fmt(m_main)} | {_fmt(m_sens)} |"
+            )
+    if not rows:
+        return []
+    return [
+        "",
+        "**Sensitivity: straight-lining.** The packages keep all-midpoint PAQ responses "
+        "(`keep_midpoint`, as soundscapy does); with them excluded (`exclude`) the targets are "
+        "recomputed and the baselines refitted:",
+        "",
+        "| task | baseline | test units (keep_midpoint → exclude) | MSE keep_midpoint | "
+        "MSE exclude |",
+        "|---|---|---|---|---|",
+        *rows,
+    ]
 
 
 def _fmt(v: float | None) -> str:

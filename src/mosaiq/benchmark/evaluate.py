@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mosaiq.benchmark import metrics as M
+from mosaiq.benchmark.baselines import ci_note
 from mosaiq.benchmark.tasks import RESULTS_DIR, get_task, task_partition
 from mosaiq.errors import InputError, MosaiqError
 
@@ -105,6 +106,7 @@ def evaluate(
         name=f"{task_name}/submission",
         is_labels=task.is_labels,
     )
+    clusters = int(rows["group"].nunique())
     results_file = root / RESULTS_DIR / f"{task_name}.json"
     baselines = json.loads(results_file.read_text())["baselines"] if results_file.is_file() else {}
     return {
@@ -112,6 +114,8 @@ def evaluate(
         "n_test": len(units),
         "metrics": scores,
         "ci95": cis,
+        "ci95_clusters": clusters,
+        "ci95_note": ci_note(clusters) if clusters < int(config["min_clusters"]) else None,
         "baselines": {k: v.get("metrics") for k, v in baselines.items() if v.get("status") == "ok"},
     }
 
@@ -120,7 +124,9 @@ def table(report: dict[str, Any]) -> str:
     """The submission's metrics beside the baselines', one row per target and metric."""
     names = list(report["baselines"])
     lines = [
-        f"task {report['task']}: {report['n_test']:,} test units",
+        f"task {report['task']}: {report['n_test']:,} test units in "
+        f"{report['ci95_clusters']:,} clusters"
+        + (f" (95% CI {report['ci95_note']})" if report.get("ci95_note") else ""),
         f"{'target':28} {'metric':24} {'submission':>12} {'95% CI':>22} "
         + " ".join(f"{n:>16}" for n in names),
     ]

@@ -1,10 +1,13 @@
 """Figures of the benchmark (PNG files under benchmark/plots/, listed for `dvc plots`).
 
+Which figures, of which datasets and tables, is declared under ``figures`` in the task file:
+
 - ``circumplex_<DS>.png``: clip ISO coordinates of a dataset, scatter over a density, on the
   [-1, 1] circumplex with its quadrants named;
-- ``circumplex_ISD_locations.png``: the same per ISD location;
+- ``circumplex_by_group``: the same, one panel per group (e.g. per ISD location);
 - ``pred_vs_obs_<task>.png``: predicted against observed for each baseline of a regression task;
-- ``delta_label_prevalence.png``: how often each DeLTA source label is a clip's majority label.
+- ``label_prevalence``: how often each label (e.g. a DeLTA source label) is a clip's majority
+  label.
 """
 
 from __future__ import annotations
@@ -67,11 +70,9 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def circumplex(root: Path, dataset: str, out: Path) -> Path | None:
+def circumplex(root: Path, dataset: str, out: Path, table: str = "clips") -> Path | None:
     from mosaiq.api import load
 
-    # few clips rated in many languages (SATP): show every clip-language mean
-    table = "clip_languages" if dataset == "SATP" else "clips"
     try:
         clips = load(dataset, table, root=root)
     except Exception:  # a dataset not built here has no figure
@@ -100,21 +101,23 @@ def circumplex(root: Path, dataset: str, out: Path) -> Path | None:
     return _save(fig, out)
 
 
-def isd_locations(root: Path, out: Path) -> Path | None:
+def circumplex_by_group(root: Path, dataset: str, group: str, out: Path) -> Path | None:
     from mosaiq.api import load
 
     try:
-        clips = load("ISD", "clips", root=root)
+        clips = load(dataset, "clips", root=root)
     except Exception:
         return None
     clips = clips.dropna(subset=["mean_ISOPleasant", "mean_ISOEventful"])
-    locations = sorted(clips["LocationID"].unique())
+    if clips.empty:
+        return None
+    locations = sorted(clips[group].unique())
     cols = 6
     rows = int(np.ceil(len(locations) / cols))
     plt = _pyplot()
     fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.7 * rows), sharex=True, sharey=True)
     for ax, loc in zip(axes.ravel(), locations, strict=False):
-        sub = clips[clips["LocationID"] == loc]
+        sub = clips[clips[group] == loc]
         ax.scatter(sub["mean_ISOPleasant"], sub["mean_ISOEventful"], s=6, alpha=0.6, lw=0)
         ax.set_xlim(-1, 1)
         ax.set_ylim(-1, 1)
@@ -128,7 +131,7 @@ def isd_locations(root: Path, out: Path) -> Path | None:
         ax.set_xlabel("ISO Pleasant")
     for ax in axes[:, 0]:
         ax.set_ylabel("ISO Eventful")
-    fig.suptitle("ISD: clip ISO coordinates per location")
+    fig.suptitle(f"{dataset}: clip ISO coordinates per {group}")
     fig.tight_layout()
     return _save(fig, out)
 
@@ -176,34 +179,43 @@ def predicted_vs_observed(root: Path, task_name: str, out: Path) -> Path | None:
     return _save(fig, out)
 
 
-def delta_prevalence(root: Path, out: Path) -> Path | None:
+def label_prevalence(root: Path, dataset: str, columns: str, out: Path) -> Path | None:
+    import re
+
     from mosaiq.api import load
-    from mosaiq.sources.delta import LABEL_COLUMNS
 
     try:
-        clips = load("DeLTA", "clips", root=root)
+        clips = load(dataset, "clips", root=root)
     except Exception:
         return None
-    if clips.empty:
+    labels = [c for c in clips.columns if re.search(columns, c)]
+    if clips.empty or not labels:
         return None
     prevalence = pd.Series(
-        {label: clips[col].astype(float).mean() for label, col in LABEL_COLUMNS.items()}
+        {re.sub(columns, "", c).replace("_", " "): clips[c].astype(float).mean() for c in labels}
     ).sort_values()
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 6.5))
     ax.barh(prevalence.index, prevalence.to_numpy(), color="tab:blue")
     ax.set_xlabel("share of clips where the label is a majority label")
     ax.set_xlim(0, max(0.05, float(prevalence.max()) * 1.1))
-    ax.set_title(f"DeLTA: source label prevalence ({len(clips):,} clips)")
+    ax.set_title(f"{dataset}: label prevalence ({len(clips):,} clips)")
     fig.tight_layout()
     return _save(fig, out)
 
 
 def make_all(root: Path) -> list[Path]:
     out = root / PLOTS_DIR
-    made = [circumplex(root, ds, out / f"circumplex_{ds}.png") for ds in ("ISD", "ARAUS", "SATP")]
-    made.append(isd_locations(root, out / "circumplex_ISD_locations.png"))
-    for name in load_tasks(root)["tasks"]:
+    config = load_tasks(root)
+    figures = config["figures"]
+    made = [
+        circumplex(root, ds, out / f"circumplex_{ds}.png", table)
+        for ds, table in figures.get("circumplex", {}).items()
+    ]
+    for spec in figures.get("circumplex_by_group", []):
+        made.append(circumplex_by_group(root, spec["dataset"], spec["group"], out / spec["file"]))
+    for name in config["tasks"]:
         made.append(predicted_vs_observed(root, name, out / f"pred_vs_obs_{name}.png"))
-    made.append(delta_prevalence(root, out / "delta_label_prevalence.png"))
+    for spec in figures.get("label_prevalence", []):
+        made.append(label_prevalence(root, spec["dataset"], spec["columns"], out / spec["file"]))
     return [p for p in made if p is not None]

@@ -5,17 +5,23 @@
   dealt round-robin into ``folds`` cross-validation folds. No group is in two parts.
 - ``official_folds``: the source's folds (ARAUS: 1-5 train and cross-validation, 0 test).
 - ``multilabel_stratified``: iterative stratification (Sechidis et al. 2011) on the label
-  matrix: the test set and the training folds each get their share of every label, rarest
-  labels placed first.
+  matrix (the columns matching ``stratify``): the test set and the training folds each get their
+  share of every label, rarest labels placed first. With a ``group`` the groups are placed whole
+  (their label counts summed), so no group is in two parts.
 
-Each split is ``benchmark/splits/<name>.csv`` (unit_id, group, split, fold), and
-``benchmark/splits/SHA256SUMS`` lists their checksums. A dataset that is not built yields an
-empty split file.
+A split's groups are the values of its ``group`` column, or, with ``group_pattern``, the first
+group of that regular expression on them (DeLTA: ``<base>_<k>.mp3`` -> ``<base>``).
+
+Each split is ``benchmark/splits/<name>.csv`` (unit_id, group, split, fold),
+``benchmark/splits/overlap.csv`` is the cross-dataset overlap table, and
+``benchmark/splits/SHA256SUMS`` lists their checksums. A split of a dataset that is not built
+here is not written (and an old one is removed): nothing is pinned that is not the benchmark's.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -23,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaiq.benchmark.tasks import SPLITS_DIR, load_tasks, unit_frame
+from mosaiq.benchmark.tasks import SPLITS_DIR, load_tasks, overlap_table, unit_frame
 from mosaiq.errors import MosaiqError
 from mosaiq.package import write_files_atomically
 
@@ -54,15 +60,23 @@ def group_split(
 
 
 def iterative_stratification(
-    labels: np.ndarray, proportions: list[float], rng: np.random.Generator
+    labels: np.ndarray,
+    proportions: list[float],
+    rng: np.random.Generator,
+    sizes: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Subset index (0..k-1) of every row, so each subset gets its proportion of each label."""
+    """Subset index (0..k-1) of every row, so each subset gets its proportion of each label.
+
+    A row may stand for a group of ``sizes[row]`` units with ``labels[row]`` the group's label
+    counts; the subsets then get their proportion of units and of label occurrences.
+    """
     n = labels.shape[0]
+    size = np.ones(n) if sizes is None else np.asarray(sizes, dtype=float)
     props = np.asarray(proportions, dtype=float)
-    desired = props * n
+    desired = props * size.sum()
     desired_label = np.outer(props, labels.sum(axis=0)).astype(float)
     assigned = np.full(n, -1)
-    remaining = labels.astype(bool).copy()
+    remaining = labels > 0
     while True:
         counts = remaining[assigned < 0].sum(axis=0)
         available = np.flatnonzero(counts > 0)
@@ -79,12 +93,32 @@ def iterative_stratification(
             k = int(rng.choice(best))
             assigned[r] = k
             desired_label[k] -= labels[r]
-            desired[k] -= 1
+            desired[k] -= size[r]
     for r in np.flatnonzero(assigned < 0)[rng.permutation(int((assigned < 0).sum()))]:
         k = int(np.argmax(desired))
         assigned[r] = k
-        desired[k] -= 1
+        desired[k] -= size[r]
     return assigned
+
+
+def split_groups(units: pd.DataFrame, spec: dict[str, Any]) -> pd.Series:
+    """The group of every unit: the split's ``group`` column (through ``group_pattern``), or the
+    clip itself."""
+    if "group" not in spec:
+        return units["clip_id"].astype("string").reset_index(drop=True)
+    if spec["group"] not in units.columns:
+        raise MosaiqError(f"split: {spec['dataset']} units have no column {spec['group']!r}")
+    values = units[spec["group"]].astype("string").reset_index(drop=True)
+    if spec.get("group_pattern"):
+        extracted = values.str.extract(spec["group_pattern"], expand=False).astype("string")
+        bad = extracted.isna() & values.notna()
+        if bad.any():
+            raise MosaiqError(
+                f"split: {spec['dataset']} {spec['group']} {values[bad].iloc[0]!r} does not "
+                f"match group_pattern {spec['group_pattern']!r}"
+            )
+        values = extracted
+    return values
 
 
 def build_split(root: Path, name: str, spec: dict[str, Any], seed: int) -> pd.DataFrame:
@@ -95,7 +129,7 @@ def build_split(root: Path, name: str, spec: dict[str, Any], seed: int) -> pd.Da
     method = spec["method"]
     if method == "group":
         out = group_split(
-            units[spec["group"]].astype(str).reset_index(drop=True),
+            split_groups(units, spec).astype(str),
             spec["test_fraction"],
             spec.get("folds", 5),
             rng,
@@ -110,20 +144,25 @@ def build_split(root: Path, name: str, spec: dict[str, Any], seed: int) -> pd.Da
             }
         ).reset_index(drop=True)
     elif method == "multilabel_stratified":
-        from mosaiq.sources.delta import LABEL_COLUMNS
-
-        y = units[list(LABEL_COLUMNS.values())].fillna(0).to_numpy(dtype=int)
+        groups = split_groups(units, spec)
+        label_cols = [c for c in units.columns if re.search(spec.get("stratify", "^$"), c)]
+        if not label_cols:
+            raise MosaiqError(f"split {name}: no column matches stratify {spec.get('stratify')!r}")
+        y = pd.DataFrame(units[label_cols].fillna(0).to_numpy(dtype=int))
+        codes, uniques = pd.factorize(groups)
+        per_group = y.groupby(codes).sum().to_numpy()
+        sizes = np.bincount(codes, minlength=len(uniques))
         frac, k = spec["test_fraction"], spec.get("folds", 5)
-        part = iterative_stratification(y, [frac, 1 - frac], rng)
-        fold = pd.array([pd.NA] * len(units), dtype="Int64")
+        part = iterative_stratification(per_group, [frac, 1 - frac], rng, sizes)
+        fold_of = pd.array([pd.NA] * len(uniques), dtype="Int64")
         train = np.flatnonzero(part == 1)
-        sub = iterative_stratification(y[train], [1 / k] * k, rng)
-        fold[train] = sub + 1
+        sub = iterative_stratification(per_group[train], [1 / k] * k, rng, sizes[train])
+        fold_of[train] = sub + 1
         out = pd.DataFrame(
             {
-                "group": units["clip_id"].astype("string").to_numpy(),
-                "split": np.where(part == 0, "test", "train"),
-                "fold": fold,
+                "group": groups.to_numpy(),
+                "split": np.where(part[codes] == 0, "test", "train"),
+                "fold": fold_of[codes],
             }
         )
     else:
@@ -139,20 +178,29 @@ def _csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n").encode()
 
 
+OVERLAP_FILE = "overlap.csv"
+
+
 def write_splits(root: Path) -> dict[str, pd.DataFrame]:
+    """Write the splits of the datasets built here, the overlap table and their checksums."""
     config = load_tasks(root)
     out_dir = root / SPLITS_DIR
     splits = {
         name: build_split(root, name, spec, config["seed"])
         for name, spec in config["splits"].items()
     }
-    files = {out_dir / f"{name}.csv": _csv(frame) for name, frame in splits.items()}
+    built = {name: frame for name, frame in splits.items() if not frame.empty}
+    files = {out_dir / f"{name}.csv": _csv(frame) for name, frame in built.items()}
+    overlap = overlap_table(root, config)
+    files[out_dir / OVERLAP_FILE] = overlap.to_csv(index=False, lineterminator="\n").encode()
     sums = "".join(
         f"{hashlib.sha256(data).hexdigest()}  {path.name}\n" for path, data in sorted(files.items())
     )
     files[out_dir / "SHA256SUMS"] = sums.encode()
     write_files_atomically(files)
-    return splits
+    for name in set(splits) - set(built):  # a dataset not built here: no split is pinned
+        (out_dir / f"{name}.csv").unlink(missing_ok=True)
+    return built
 
 
 def verify_checksums(root: Path) -> list[str]:

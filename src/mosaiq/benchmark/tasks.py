@@ -6,6 +6,13 @@ clip (``clip_id``) or a clip in one questionnaire language (``<clip_id>|<languag
 
 ``mosaiq.load_task("isd_iso", split="train")`` returns ``(X, y)``: the inputs the task allows
 and its targets, indexed by unit, ready for scikit-learn.
+
+What the benchmark needs to know about a dataset is declared in the task file, never tested by
+name here: the input sets (a run of a table's fields in the package's schema on disk), the split
+groups, the label columns, the figures, and the ``overlap`` rules that say which column names a
+clip's recording. :func:`overlap_table` pairs the clips of two datasets that are the same
+recording; a cross-dataset task leaves those out of training, and :func:`leakage` measures what
+a task's train and test parts share.
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ def load_tasks(root: Path) -> dict[str, Any]:
             ref = task.get(key)
             if ref and ref != "transfer" and ref not in spec["splits"]:
                 raise MosaiqError(f"{path}: tasks/{name}/{key}: no split named {ref!r}")
+        for ref in (task.get("keep", {}).get("inputs_present"), task["inputs"].get("acoustic")):
+            if ref and ref not in spec["input_sets"]:
+                raise MosaiqError(f"{path}: tasks/{name}: no input set named {ref!r}")
         if task["split"] == "transfer" and "train_dataset" not in task:
             raise MosaiqError(f"{path}: tasks/{name}: a transfer task needs train_dataset")
     return spec
@@ -96,16 +106,114 @@ def unit_frame(root: Path, dataset: str, unit: str) -> pd.DataFrame:
     return frame.set_index("unit_id", drop=False).rename_axis("unit_id")
 
 
-def acoustic_columns(kind: str | None) -> list[str]:
-    if kind == "isd_acoustic":
-        from mosaiq.sources.isd import ACOUSTIC_COLUMNS
+def input_set_columns(root: Path, config: dict[str, Any], name: str | None) -> list[str]:
+    """The columns of a named input set (``input_sets`` in the task file): a run of a table's
+    fields, ``first`` to ``last``, in the order of the package's schema on disk. Empty when the
+    set is not named or its dataset is not built here."""
+    if not name:
+        return []
+    spec = config.get("input_sets", {}).get(name)
+    if spec is None:
+        raise MosaiqError(f"{root / TASKS_FILE}: no input set named {name!r}")
+    path = root / "datasets" / spec["dataset"] / "schemas" / f"{spec['table']}.schema.yaml"
+    if not path.is_file():
+        return []
+    fields = [f["name"] for f in read_yaml(path)["fields"]]
+    for key in ("first", "last"):
+        if spec[key] not in fields:
+            raise MosaiqError(
+                f"{root / TASKS_FILE}: input_sets/{name}/{key}: {path} has no field {spec[key]!r}"
+            )
+    return fields[fields.index(spec["first"]) : fields.index(spec["last"]) + 1]
 
-        return [name for _src, name, _unit, _desc in ACOUSTIC_COLUMNS]
-    if kind == "araus_acoustic":
-        from mosaiq.sources.araus import ACOUSTIC_COLUMNS
 
-        return list(ACOUSTIC_COLUMNS)
-    return []
+def _input_set_of(config: dict[str, Any], task: Task, dataset: str) -> str | None:
+    """The task's acoustic input set if it describes ``dataset``'s clips."""
+    name = task.spec.get("inputs", {}).get("acoustic")
+    spec = config.get("input_sets", {}).get(name or "", {})
+    return name if spec.get("dataset") == dataset else None
+
+
+def recording_keys(config: dict[str, Any], dataset: str, frame: pd.DataFrame) -> pd.Series:
+    """The recording each unit of ``dataset`` comes from, as the task file's ``overlap`` keys
+    name it (lower case; empty where the dataset declares no key)."""
+    for rule in config.get("overlap", []):
+        spec = rule["keys"].get(dataset)
+        if spec is not None and spec["column"] in frame.columns:
+            return _key(frame[spec["column"]], spec.get("pattern"))
+    return pd.Series(pd.NA, index=frame.index, dtype="string")
+
+
+def _key(values: pd.Series, pattern: str | None) -> pd.Series:
+    out = values.astype("string").str.strip()
+    if pattern:
+        out = out.str.extract(pattern, expand=False).astype("string")
+    return out.str.lower()
+
+
+OVERLAP_COLUMNS = ["dataset_a", "clip_a", "dataset_b", "clip_b", "recording", "how"]
+
+
+def overlap_table(root: Path, config: dict[str, Any]) -> pd.DataFrame:
+    """Clips of two datasets that are the same recording, by the task file's ``overlap`` rules:
+    one row per pair (only datasets built here)."""
+    rows = []
+    for rule in config.get("overlap", []):
+        a, b = rule["datasets"]
+        sides = []
+        for ds in (a, b):
+            clips = unit_frame(root, ds, "clip")
+            spec = rule["keys"][ds]
+            if clips.empty:
+                break
+            if spec["column"] not in clips.columns:
+                raise MosaiqError(
+                    f"{root / TASKS_FILE}: overlap {a}-{b}: {ds} clips have no column "
+                    f"{spec['column']!r}"
+                )
+            sides.append(
+                pd.DataFrame(
+                    {
+                        "clip": clips["clip_id"].astype("string").to_numpy(),
+                        "recording": _key(clips[spec["column"]], spec.get("pattern")).to_numpy(),
+                    }
+                ).dropna()
+            )
+        if len(sides) < 2:
+            continue
+        pairs = sides[0].merge(sides[1], on="recording", suffixes=("_a", "_b"))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "dataset_a": a,
+                    "clip_a": pairs["clip_a"],
+                    "dataset_b": b,
+                    "clip_b": pairs["clip_b"],
+                    "recording": pairs["recording"],
+                    "how": " ".join(rule["how"].split()),
+                }
+            )
+        )
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in OVERLAP_COLUMNS})
+    out = pd.concat(rows, ignore_index=True)[OVERLAP_COLUMNS]
+    return out.sort_values(OVERLAP_COLUMNS[:4], kind="mergesort").reset_index(drop=True)
+
+
+def overlapping_clips(
+    overlap: pd.DataFrame, dataset: str, clips: pd.Series, other: str
+) -> set[str]:
+    """The clips of ``other`` that are the same recording as one of ``clips`` of ``dataset``."""
+    ids = set(clips.astype(str))
+    out: set[str] = set()
+    for x, y in (("a", "b"), ("b", "a")):
+        hit = (
+            (overlap[f"dataset_{x}"] == dataset)
+            & (overlap[f"dataset_{y}"] == other)
+            & overlap[f"clip_{x}"].isin(ids)
+        )
+        out |= set(overlap.loc[hit, f"clip_{y}"].astype(str))
+    return out
 
 
 def visual_matrix(root: Path, dataset: str) -> pd.DataFrame:
@@ -142,8 +250,9 @@ def task_units(root: Path, task: Task, dataset: str | None = None) -> pd.DataFra
     mask = pd.Series(True, index=frame.index)
     if keep.get("complete_responses") and "n_complete" in frame.columns:
         mask &= frame["n_complete"].fillna(0) > 0
-    if keep.get("inputs_present") == "acoustic":
-        cols = [c for c in acoustic_columns(_acoustic_kind(ds)) if c in frame.columns]
+    if keep.get("inputs_present"):
+        cols = input_set_columns(root, task.config, keep["inputs_present"])
+        cols = [c for c in cols if c in frame.columns]
         mask &= frame[cols].notna().any(axis=1) if cols else False
     if keep.get("language"):
         mask &= frame["language"] == keep["language"]
@@ -155,15 +264,14 @@ def task_units(root: Path, task: Task, dataset: str | None = None) -> pd.DataFra
     return frame[mask.to_numpy()]
 
 
-def _acoustic_kind(dataset: str) -> str | None:
-    return {"ISD": "isd_acoustic", "ARAUS": "araus_acoustic"}.get(dataset)
-
-
-def input_columns(task: Task, frame: pd.DataFrame, visual: pd.DataFrame) -> dict[str, list[str]]:
+def input_columns(
+    root: Path, task: Task, dataset: str, frame: pd.DataFrame, visual: pd.DataFrame
+) -> dict[str, list[str]]:
     """The allowed inputs present for these units, by kind (empty kinds are left out)."""
     inputs = task.spec.get("inputs", {})
     out: dict[str, list[str]] = {}
-    cols = [c for c in acoustic_columns(inputs.get("acoustic")) if c in frame.columns]
+    cols = input_set_columns(root, task.config, _input_set_of(task.config, task, dataset))
+    cols = [c for c in cols if c in frame.columns]
     if cols and frame[cols].notna().any().any():
         out["acoustic"] = cols
     if inputs.get("visual") and not visual.empty:
@@ -196,6 +304,17 @@ def task_partition(root: Path, task: Task, part: str) -> tuple[str, pd.DataFrame
     else:
         ds, split_name = spec["dataset"], spec["split"]
     units = task_units(root, task, ds)
+    if units.empty:  # the dataset is not built here: neither units nor split
+        split_name = None
+    if spec["split"] == "transfer" and part == "train":
+        # never train on a recording the test set holds (benchmark/splits/overlap.csv)
+        test_ds, test_units, _ = task_partition(root, task, "test")
+        shared = overlapping_clips(
+            overlap_table(root, task.config), test_ds, test_units["clip_id"], ds
+        )
+        if ds == test_ds:
+            shared |= set(test_units["clip_id"].astype(str))
+        units = units[~units["clip_id"].astype(str).isin(shared).to_numpy()]
     if split_name:
         rows = read_split(root, split_name)
         rows = rows[rows["split"] == part].set_index("unit_id")
@@ -225,7 +344,7 @@ def load_task(
     t = get_task(base, task)
     ds, units, rows = task_partition(base, t, split)
     visual = visual_matrix(base, ds) if t.spec.get("inputs", {}).get("visual") else pd.DataFrame()
-    kinds = input_columns(t, units, visual)
+    kinds = input_columns(base, t, ds, units, visual)
     parts = []
     for kind, cols in kinds.items():
         if kind == "visual":
@@ -237,3 +356,37 @@ def load_task(
     if with_groups:
         return X, y, rows[["group", "fold"]]
     return X, y
+
+
+def leakage(root: Path, task: Task) -> dict[str, Any]:
+    """What a task's train and test parts share: split groups, units and recordings (by the
+    ``overlap`` keys within a dataset, by the overlap table across datasets). All zero for a
+    leakage-free task."""
+    train_ds, train_units, train_rows = task_partition(root, task, "train")
+    test_ds, test_units, test_rows = task_partition(root, task, "test")
+    out: dict[str, Any] = {"split_group": None, "shared_groups": 0}
+    if train_ds == test_ds:
+        split_name = task.spec.get("test_split") or task.spec["split"]
+        split = task.config["splits"].get(split_name, {})
+        group = split.get("group", "unit")
+        out["split_group"] = f"{group} (base)" if split.get("group_pattern") else group
+        out["shared_groups"] = len(
+            set(train_rows["group"].dropna()) & set(test_rows["group"].dropna())
+        )
+        out["shared_units"] = len(set(train_units.index) & set(test_units.index))
+        keys_train = recording_keys(task.config, train_ds, train_units).dropna()
+        keys_test = recording_keys(task.config, test_ds, test_units).dropna()
+        shared = set(keys_train) & set(keys_test)
+        shared_clips = set(train_units["clip_id"].astype(str)) & set(
+            test_units["clip_id"].astype(str)
+        )
+        out["shared_recordings"] = len(shared) + len(shared_clips)
+    else:
+        out["shared_units"] = 0
+        hits = overlapping_clips(
+            overlap_table(root, task.config), test_ds, test_units["clip_id"], train_ds
+        )
+        out["shared_recordings"] = len(hits & set(train_units["clip_id"].astype(str)))
+        candidates = task_units(root, task, train_ds)["clip_id"].astype(str)
+        out["train_units_left_out_for_overlap"] = int(candidates.isin(hits).sum())
+    return out
