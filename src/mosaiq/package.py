@@ -13,6 +13,7 @@ Writing rules (the same for every table of every dataset):
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 from collections.abc import Mapping, Sequence
@@ -52,8 +53,32 @@ def table_to_csv(
     keys = list(sort_by or schema.get("primaryKey") or names[:1])
     out = out.sort_values(keys, kind="mergesort", na_position="first").reset_index(drop=True)
     buf = io.StringIO()
-    out.to_csv(buf, index=False, lineterminator="\n", na_rep="")
+    # The standard library's writer, as pandas' to_csv uses it, fed cells as pandas renders them
+    # (numbers with numpy's shortest repr, integers and text as they are, missing as empty),
+    # a block of rows at a time: the same bytes, without pandas' per-chunk overhead.
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(out.columns)
+    for start in range(0, len(out), _ROWS_PER_BLOCK):
+        block = out.iloc[start : start + _ROWS_PER_BLOCK]
+        writer.writerows(zip(*(_csv_cells(block[c]) for c in block.columns), strict=True))
     return buf.getvalue().encode("utf-8")
+
+
+_ROWS_PER_BLOCK = 20_000
+
+
+def _csv_cells(col: pd.Series) -> np.ndarray:
+    """One column's cells as ``DataFrame.to_csv`` gives them to the csv writer."""
+    if col.dtype == "float64":
+        values = col.to_numpy()
+        cells = np.full(len(values), "", dtype=object)
+        present = ~np.isnan(values)
+        if present.any():  # numpy's repr only for the numbers there are
+            cells[present] = values[present].astype(str)
+        return cells
+    cells = np.asarray(col.array.astype(object))
+    cells[np.asarray(col.isna())] = ""
+    return cells
 
 
 def _cast(col: pd.Series, dtype: str, table: str, name: str) -> pd.Series:
