@@ -43,24 +43,28 @@ def table_to_csv(
             f"{table}: columns do not match the schema (missing: {missing or 'none'}; "
             f"not in schema: {extra or 'none'})"
         )
-    out = pd.DataFrame(
-        {
-            name: _cast(df[name], dtype, table, name)
-            for name, dtype in pandas_dtypes(schema).items()
-        },
-        index=df.index,
-    )
+    # Column by column, without a sorted copy of the whole table: only the sort keys are
+    # sorted, and each block of rows is taken in that order as it is written.
+    columns = {
+        name: pd.Series(_cast(df[name], dtype, table, name)).reset_index(drop=True)
+        for name, dtype in pandas_dtypes(schema).items()
+    }
     keys = list(sort_by or schema.get("primaryKey") or names[:1])
-    out = out.sort_values(keys, kind="mergesort", na_position="first").reset_index(drop=True)
+    order = (
+        pd.DataFrame({k: columns[k] for k in keys})
+        .sort_values(keys, kind="mergesort", na_position="first")
+        .index.to_numpy()
+    )
     buf = io.StringIO()
     # The standard library's writer, as pandas' to_csv uses it, fed cells as pandas renders them
     # (numbers with numpy's shortest repr, integers and text as they are, missing as empty),
     # a block of rows at a time: the same bytes, without pandas' per-chunk overhead.
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(out.columns)
-    for start in range(0, len(out), _ROWS_PER_BLOCK):
-        block = out.iloc[start : start + _ROWS_PER_BLOCK]
-        writer.writerows(zip(*(_csv_cells(block[c]) for c in block.columns), strict=True))
+    writer.writerow(names)
+    for start in range(0, len(order), _ROWS_PER_BLOCK):
+        rows = order[start : start + _ROWS_PER_BLOCK]
+        cells = (_csv_cells(columns[name].take(rows)) for name in names)
+        writer.writerows(zip(*cells, strict=True))
     return buf.getvalue().encode("utf-8")
 
 
@@ -82,6 +86,8 @@ def _csv_cells(col: pd.Series) -> np.ndarray:
 
 
 def _cast(col: pd.Series, dtype: str, table: str, name: str) -> pd.Series:
+    if dtype != "boolean" and col.dtype == dtype:  # already as the schema says: no copy
+        return col
     if dtype == "Int64":
         values = pd.to_numeric(col, errors="raise") if col.dtype == object else col
         arr = np.asarray(values, dtype=float)
