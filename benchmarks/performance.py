@@ -33,15 +33,17 @@ sys.path.insert(0, str(ROOT))
 
 DATASETS = ("ISD", "ARAUS", "SATP", "DeLTA")
 
-# Peak resident memory (kB) is the process's high-water mark; the baseline is the resident set
-# after the imports, so the difference is what the measured work itself held.
+# Peak resident memory (kB) is the process's high-water mark (VmHWM: ru_maxrss would carry the
+# parent's over fork and exec); the baseline is the resident set after the imports, so the
+# difference is what the measured work itself held.
 _MEM = """
-import resource
-def rss_kb():
+def _status(key):
     with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+        return next(int(line.split()[1]) for line in fh if line.startswith(key))
+def rss_kb():
+    return _status("VmRSS:")
 def peak_kb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return _status("VmHWM:")
 """
 
 _BUILD_CHILD = (
