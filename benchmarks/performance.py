@@ -138,9 +138,10 @@ def validation(root: Path, datasets: tuple[str, ...], repeat: int, label: str) -
 
 
 def raw_files(root: Path) -> dict[str, list[str]]:
+    from tests.conftest import SHARED_FILES
+
     from mosaiq.settings import load_params
     from mosaiq.sources.isd import locate_raw
-    from tests.conftest import SHARED_FILES
 
     params = load_params(root)
     out = {"ISD": [str(locate_raw(root, params))]}
