@@ -82,9 +82,19 @@ def check_package(descriptor: Path) -> dict[str, Checked]:
     base = descriptor.parent
     resources = read_yaml(descriptor).get("resources", [])
     schemas = {r["name"]: read_yaml(base / r["schema"]) for r in resources}
+    # Only the columns of foreign keys (either end) are kept for the second pass.
+    needed: dict[str, set[str]] = {r["name"]: set() for r in resources}
+    for res in resources:
+        for fk in schemas[res["name"]].get("foreignKeys", []):
+            target = fk["reference"].get("resource") or res["name"]
+            needed[res["name"]].update(_names(fk["fields"]))
+            needed.setdefault(target, set()).update(_names(fk["reference"]["fields"]))
     parsed: dict[str, tuple[Checked, dict[str, _Column], np.ndarray]] = {}
     for res in resources:
-        parsed[res["name"]] = _check_resource(base / res["path"], schemas[res["name"]])
+        checked, columns, numbers = _check_resource(base / res["path"], schemas[res["name"]])
+        keep = {k: v for k, v in columns.items() if k in needed[res["name"]]}
+        parsed[res["name"]] = (checked, keep, numbers)
+        del columns
     for res in resources:
         checked, columns, numbers = parsed[res["name"]]
         for fk in schemas[res["name"]].get("foreignKeys", []):
@@ -94,6 +104,10 @@ def check_package(descriptor: Path) -> dict[str, Checked]:
             checked.problems.extend(_foreign_key(columns, numbers, fk, parsed[target][1], target))
         checked.problems.sort(key=lambda p: (p.row or 0, _order(p.code)))
     return {name: parsed[name][0] for name in parsed}
+
+
+def _names(fields: str | Sequence[str]) -> list[str]:
+    return [fields] if isinstance(fields, str) else list(fields)
 
 
 _CODE_ORDER = ("type-error", "constraint-error", "extra-cell", "missing-cell", "blank-row")
@@ -364,9 +378,7 @@ def _foreign_key(
     target: Mapping[str, _Column],
     target_name: str,
 ) -> list[Problem]:
-    own = [fk["fields"]] if isinstance(fk["fields"], str) else list(fk["fields"])
-    ref = fk["reference"]["fields"]
-    ref = [ref] if isinstance(ref, str) else list(ref)
+    own, ref = _names(fk["fields"]), _names(fk["reference"]["fields"])
     if not all(f in columns for f in own) or not all(f in target for f in ref):
         return []
     mine = _key_frame(columns, own)

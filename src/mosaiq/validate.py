@@ -426,8 +426,8 @@ def _aggregate_issues(
 ) -> list[Issue]:
     """Clip (or clip-and-language) means and counts against their recomputation."""
     issues = []
-    key = published[keys].astype(str).agg("\x1f".join, axis=1)
-    expected = expected.assign(_key=expected[keys].astype(str).agg("\x1f".join, axis=1))
+    key = _joined(published, keys)
+    expected = expected.assign(_key=_joined(expected, keys))
     expected = expected.set_index("_key")
     missing = ~key.isin(expected.index)
     for pos in np.flatnonzero(missing.to_numpy())[:20]:
@@ -472,6 +472,14 @@ def _aggregate_issues(
                 )
             )
     return issues
+
+
+def _joined(df: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """The key columns as text joined by a unit separator, one string per row (vectorised)."""
+    out = df[keys[0]].astype(str)
+    for k in keys[1:]:
+        out = out + "\x1f" + df[k].astype(str)
+    return out
 
 
 def _fmt(value: Any) -> str:
