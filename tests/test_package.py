@@ -115,3 +115,16 @@ def test_csv_bytes_are_those_of_pandas_to_csv(rows: int):
     reference["flag"] = reference["flag"].map({True: "true", False: "false"}).astype("string")
     expected = reference.to_csv(index=False, lineterminator="\n", na_rep="").encode("utf-8")
     assert table_to_csv(df.sample(frac=1, random_state=1), schema) == expected
+
+
+def test_yaml_text_is_that_of_the_python_emitter(repo: Path):
+    import yaml
+
+    from mosaiq.package import yaml_bytes
+
+    schemas = sorted(repo.glob("datasets/*/schemas/*.yaml"))
+    for path in [*schemas, repo / "catalogue/sources.yaml"]:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = {"unicode": "é – ∑ “quotes”", "long": "word " * 60, "data": data}
+        expected = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        assert yaml_bytes(data) == expected.encode("utf-8"), path

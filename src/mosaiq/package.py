@@ -106,7 +106,9 @@ def _cast(col: pd.Series, dtype: str, table: str, name: str) -> pd.Series:
 def yaml_bytes(data: Any) -> bytes:
     import yaml
 
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    # libyaml's emitter where it is built in (the same text, several times faster)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
     return text.encode("utf-8")
 
 
