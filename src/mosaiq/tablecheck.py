@@ -178,7 +178,7 @@ def _check_resource(
     problems.extend(Problem("blank-row", int(r), None, "row is blank") for r in numbers[blank])
     typed = None
     if not any(col.bad.any() for col in columns.values()):
-        typed = pd.DataFrame({name: col.values for name, col in columns.items()})
+        typed = pd.DataFrame({name: col.values for name, col in columns.items()}, copy=False)
     return Checked(len(numbers), problems, typed), columns, numbers
 
 
@@ -245,12 +245,12 @@ def _typed(text: pa.ChunkedArray, spec: Mapping[str, Any]) -> _Column:
             return _Column(text, values.reset_index(drop=True), np.zeros(len(text), dtype=bool))
         strings = pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
         if kind == "integer":
-            ok = strings.str.match(_INTEGER_TEXT.pattern).fillna(False).to_numpy(dtype=bool)
+            ok = strings.str.match(_INTEGER_TEXT.pattern, na=False).to_numpy(dtype=bool)
             values = pd.Series(pd.NA, index=strings.index, dtype="Int64")
             values[ok] = pd.to_numeric(strings[ok]).astype("Int64")
         else:
             values = pd.to_numeric(strings, errors="coerce").astype("float64")
-            nan_text = strings.str.match(_NAN_TEXT.pattern).fillna(False).to_numpy(dtype=bool)
+            nan_text = strings.str.match(_NAN_TEXT.pattern, na=False).to_numpy(dtype=bool)
             ok = ~np.isnan(values.to_numpy()) | nan_text
         return _Column(text, values, present & ~ok)
     if kind == "boolean":
