@@ -130,8 +130,10 @@ def test_dangling_foreign_key(pkg):
 def test_blank_row(pkg):
     width = len(lines(pkg / "data/responses.csv")[0].split(","))
     edit_line(pkg / "data/responses.csv", 15, "," * (width - 1), insert=True)
+    edit_line(pkg / "data/responses.csv", 30, "", insert=True)  # an empty line
     found = both(pkg, "responses")
     assert ("blank-row", 15, None) in found
+    assert ("blank-row", 30, None) in found
 
 
 def test_row_width(pkg):
