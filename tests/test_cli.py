@@ -31,8 +31,45 @@ def test_help_and_version_do_not_import_heavy_libraries(repo):
 
 
 def test_version(repo):
+    import tomllib
+    from importlib.metadata import version
+
     out = run([str(BIN / "mosaiq"), "--version"], cwd=repo).stdout
     assert out.strip() == f"mosaiq {mosaiq.__version__}"
+    declared = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["version"]
+    assert mosaiq.__version__ == declared == version("mosaiq")
+
+
+def full_cli(args: list[str], cwd: Path, columns: int) -> str:
+    """What typer prints for ARGS (the whole command line, no fast path)."""
+    code = "import sys; from mosaiq.cli import main; sys.argv = ['mosaiq', *sys.argv[1:]]; main()"
+    env = {"COLUMNS": str(columns)}
+    return run([sys.executable, "-c", code, *args], cwd=cwd, env=env).stdout
+
+
+def test_fast_help_and_version_are_what_the_full_command_line_prints(repo):
+    for columns in (80, 120, 60):
+        for args in (["--help"], ["--version"]):
+            fast = run([str(BIN / "mosaiq"), *args], cwd=repo, env={"COLUMNS": str(columns)})
+            assert fast.stdout == full_cli(args, repo, columns), (args, columns)
+    lines = run([str(BIN / "mosaiq"), "--help"], cwd=repo).stdout.splitlines()
+    assert any(line.split()[:1] == ["validate"] for line in lines)
+
+
+def test_fast_help_and_version_do_not_import_the_command_line_library(repo):
+    for args in (["--help"], ["--version"]):
+        proc = run(
+            [sys.executable, "-X", "importtime", str(BIN / "mosaiq"), *args],
+            cwd=repo,
+            env={"COLUMNS": "80"},
+        )
+        names = {
+            line.rsplit("|", 1)[1].strip().split(".")[0]
+            for line in proc.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line
+        }
+        assert "mosaiq" in names
+        assert not names & {"typer", "click", "rich", "importlib_metadata"}, args
 
 
 def test_info_reports_what_is_built(built_isd):

@@ -81,3 +81,17 @@ def test_straightlining_masks():
     off, mid = straightlined(df, LIKERT_5)
     assert off.tolist() == [True, False, False, False]
     assert mid.tolist() == [False, True, False, False]
+
+
+def test_straightlining_agrees_with_a_row_wise_count_of_distinct_values():
+    rng = np.random.default_rng(7)
+    values = rng.integers(1, 3, size=(5000, 8)).astype(float)
+    values[rng.random(values.shape) < 0.02] = np.nan
+    values[:50] = 3.0  # some rows on the midpoint
+    df = pd.DataFrame(values, columns=list(PAQ_IDS), index=np.arange(5000) * 3)
+    off, mid = straightlined(df, LIKERT_5)
+    constant = df.notna().all(axis=1) & df.nunique(axis=1).eq(1)
+    on_mid = constant & df[PAQ_IDS[0]].eq(3)
+    assert off.equals(constant & ~on_mid)
+    assert mid.equals(on_mid)
+    assert off.any() and mid.any()

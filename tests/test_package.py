@@ -82,3 +82,49 @@ def test_unchanged_files_are_not_rewritten(tmp_path: Path):
     assert write_files_atomically({a: b"same"}) == []
     assert a.stat().st_mtime_ns == mtime
     assert write_files_atomically({a: b"changed"}) == [a]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7, 45_001])
+def test_csv_bytes_are_those_of_pandas_to_csv(rows: int):
+    """The writer gives the bytes pandas' to_csv gives for the same typed, sorted table."""
+    rng = np.random.default_rng(rows)
+    texts = np.array(["plain", 'with "quotes"', "a, comma", "line\nbreak", " space", "é"])
+    numbers = rng.normal(size=rows) * 10.0 ** rng.integers(-8, 9, size=rows)
+    numbers[rng.random(rows) < 0.2] = np.nan
+    df = pd.DataFrame(
+        {
+            "key": [f"k{i:06d}" for i in range(rows)],
+            "text": pd.array(rng.choice(texts, size=rows), dtype="string"),
+            "number": numbers,
+            "empty": np.full(rows, np.nan),
+            "count": pd.array(rng.integers(-5, 5, size=rows), dtype="Int64"),
+            "flag": pd.array(rng.random(rows) < 0.5, dtype="boolean"),
+        }
+    )
+    if rows:
+        df.loc[df.index[::3], "text"] = pd.NA
+        df.loc[df.index[::4], "count"] = pd.NA
+        df.loc[df.index[::5], "flag"] = pd.NA
+    kinds = {"key": "string", "text": "string", "number": "number", "empty": "number"}
+    kinds |= {"count": "integer", "flag": "boolean"}
+    schema = {
+        "fields": [{"name": n, "type": t} for n, t in kinds.items()],
+        "primaryKey": ["key"],
+    }
+    reference = df.copy()
+    reference["flag"] = reference["flag"].map({True: "true", False: "false"}).astype("string")
+    expected = reference.to_csv(index=False, lineterminator="\n", na_rep="").encode("utf-8")
+    assert table_to_csv(df.sample(frac=1, random_state=1), schema) == expected
+
+
+def test_yaml_text_is_that_of_the_python_emitter(repo: Path):
+    import yaml
+
+    from mosaiq.package import yaml_bytes
+
+    schemas = sorted(repo.glob("datasets/*/schemas/*.yaml"))
+    for path in [*schemas, repo / "catalogue/sources.yaml"]:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = {"unicode": "é – ∑ “quotes”", "long": "word " * 60, "data": data}
+        expected = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        assert yaml_bytes(data) == expected.encode("utf-8"), path

@@ -6,12 +6,7 @@ schema; ``mosaiq.load_all("clips")`` stacks the built datasets on their shared c
 Heavy libraries (pandas, torch) are imported only when a function that needs them is called.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("mosaiq")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+from mosaiq._version import __version__
 
 __all__ = ["__version__", "load", "load_all", "load_task"]
 

@@ -115,7 +115,7 @@ def validate(
     ] = None,
     root: Root = None,
 ) -> None:
-    """Validate every package (Frictionless + semantic checks); non-zero exit on any error."""
+    """Validate every package (Table Schema + semantic checks); non-zero exit on any error."""
     from mosaiq.validate import validate_all, write_report
 
     base = _root(root)
@@ -412,6 +412,31 @@ def serve(
 
     typer.echo(f"MOSAIQ at http://{host}:{port}/ (Ctrl-C to stop)")
     run_server(_root(root), host=host, port=port)
+
+
+def help_text() -> str:
+    """``mosaiq --help`` as the command line renders it on a terminal of 80 columns or more."""
+    import os
+    import subprocess
+
+    code = "import sys; sys.argv = ['mosaiq', '--help']; from mosaiq.cli import main; main()"
+    env = {**os.environ, "COLUMNS": "80"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return proc.stdout
+
+
+def write_help() -> Path:
+    """Write :func:`help_text` into ``mosaiq/_help.py``, which ``mosaiq --help`` prints."""
+    target = Path(__file__).with_name("_help.py")
+    body = "".join(f"    {line!r}\n" for line in help_text().splitlines(keepends=True))
+    target.write_text(
+        '"""``mosaiq --help``, written by ``mosaiq.cli.write_help()`` (a test checks it)."""\n\n'
+        f"HELP = (\n{body})\n",
+        encoding="utf-8",
+    )
+    return target
 
 
 def main() -> None:

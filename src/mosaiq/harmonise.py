@@ -171,12 +171,15 @@ def straightlined(paq: pd.DataFrame, scale: Scale) -> tuple[pd.Series, pd.Series
 
     Returns two boolean masks: straight-lined on a non-midpoint value, and on the midpoint.
     """
-    values = paq[list(PAQ_IDS)]
-    complete = values.notna().all(axis=1)
-    constant = complete & values.nunique(axis=1).eq(1)
-    first = values.iloc[:, 0]
-    at_midpoint = constant & first.eq(scale.midpoint)
-    return constant & ~at_midpoint, at_midpoint
+    values = paq[list(PAQ_IDS)].to_numpy(dtype=float, na_value=np.nan)
+    first = values[:, 0]
+    # every item equal to the first (NaN equals nothing, so an incomplete row is never constant)
+    constant = (values == first[:, None]).all(axis=1)
+    at_midpoint = constant & (first == scale.midpoint)
+    return (
+        pd.Series(constant & ~at_midpoint, index=paq.index),
+        pd.Series(at_midpoint, index=paq.index),
+    )
 
 
 __all__ = [

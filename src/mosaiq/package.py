@@ -13,6 +13,7 @@ Writing rules (the same for every table of every dataset):
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 from collections.abc import Mapping, Sequence
@@ -42,21 +43,51 @@ def table_to_csv(
             f"{table}: columns do not match the schema (missing: {missing or 'none'}; "
             f"not in schema: {extra or 'none'})"
         )
-    out = pd.DataFrame(
-        {
-            name: _cast(df[name], dtype, table, name)
-            for name, dtype in pandas_dtypes(schema).items()
-        },
-        index=df.index,
-    )
+    # Column by column, without a sorted copy of the whole table: only the sort keys are
+    # sorted, and each block of rows is taken in that order as it is written.
+    columns = {
+        name: pd.Series(_cast(df[name], dtype, table, name)).reset_index(drop=True)
+        for name, dtype in pandas_dtypes(schema).items()
+    }
     keys = list(sort_by or schema.get("primaryKey") or names[:1])
-    out = out.sort_values(keys, kind="mergesort", na_position="first").reset_index(drop=True)
+    order = (
+        pd.DataFrame({k: columns[k] for k in keys})
+        .sort_values(keys, kind="mergesort", na_position="first")
+        .index.to_numpy()
+    )
     buf = io.StringIO()
-    out.to_csv(buf, index=False, lineterminator="\n", na_rep="")
+    # The standard library's writer, as pandas' to_csv uses it, fed cells as pandas renders them
+    # (numbers with numpy's shortest repr, integers and text as they are, missing as empty),
+    # a block of rows at a time: the same bytes, without pandas' per-chunk overhead.
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    for start in range(0, len(order), _ROWS_PER_BLOCK):
+        rows = order[start : start + _ROWS_PER_BLOCK]
+        cells = (_csv_cells(columns[name].take(rows)) for name in names)
+        writer.writerows(zip(*cells, strict=True))
     return buf.getvalue().encode("utf-8")
 
 
+_ROWS_PER_BLOCK = 20_000
+
+
+def _csv_cells(col: pd.Series) -> np.ndarray:
+    """One column's cells as ``DataFrame.to_csv`` gives them to the csv writer."""
+    if col.dtype == "float64":
+        values = col.to_numpy()
+        cells = np.full(len(values), "", dtype=object)
+        present = ~np.isnan(values)
+        if present.any():  # numpy's repr only for the numbers there are
+            cells[present] = values[present].astype(str)
+        return cells
+    cells = np.asarray(col.array.astype(object))
+    cells[np.asarray(col.isna())] = ""
+    return cells
+
+
 def _cast(col: pd.Series, dtype: str, table: str, name: str) -> pd.Series:
+    if dtype != "boolean" and col.dtype == dtype:  # already as the schema says: no copy
+        return col
     if dtype == "Int64":
         values = pd.to_numeric(col, errors="raise") if col.dtype == object else col
         arr = np.asarray(values, dtype=float)
@@ -75,7 +106,9 @@ def _cast(col: pd.Series, dtype: str, table: str, name: str) -> pd.Series:
 def yaml_bytes(data: Any) -> bytes:
     import yaml
 
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    # libyaml's emitter where it is built in (the same text, several times faster)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
     return text.encode("utf-8")
 
 

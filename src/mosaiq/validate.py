@@ -1,7 +1,9 @@
-"""Validation of every package: Frictionless, plus the checks Table Schema cannot express.
+"""Validation of every package: its Table Schemas, plus the checks Table Schema cannot express.
 
-Frictionless checks types, ranges, enums, patterns, primary keys and foreign keys. The project's
-own checks add:
+:mod:`mosaiq.tablecheck` checks what the schemas say (types, ranges, enums, patterns, required
+cells, unique values, primary and foreign keys, blank rows, row widths) column by column, as
+Frictionless would find it cell by cell (``frictionless validate`` on a package finds the same;
+the tests hold the two together). The project's own checks add:
 
 - ``iso-mismatch``: published ISO coordinates (equal and language angles) and ``angle_set``
   agree with a recomputation from the published PAQ ratings;
@@ -20,8 +22,6 @@ The report is deterministic JSON (no timings), so a rerun on the same files give
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -104,7 +104,7 @@ class Report:
         data = {
             "valid": self.valid,
             "checks": [
-                "frictionless",
+                "table-schema",
                 "iso-mismatch",
                 "clip-mismatch",
                 "row-accounting",
@@ -131,7 +131,7 @@ def validate_all(root: Path, datasets: Iterable[str] | None = None) -> Report:
     names = list(datasets) if datasets else list(DATASETS)
     descriptors = [package_dir(root, ds) / "datapackage.yaml" for ds in names]
     catalogue = root / "catalogue" / "datapackage.yaml"
-    checked = frictionless_issues(root, [d for d in (*descriptors, catalogue) if d.is_file()])
+    checked = table_issues(root, [d for d in (*descriptors, catalogue) if d.is_file()])
     reports = [
         validate_dataset(root, ds, tolerance, checked.get(d))
         for ds, d in zip(names, descriptors, strict=True)
@@ -158,18 +158,17 @@ def _missing_files(root: Path, descriptor_path: Path) -> list[Issue]:
     return issues
 
 
-def _frictionless_resource(root: str, descriptor: str, name: str) -> tuple[int, list[Issue]]:
-    """Frictionless on one resource of a package (its foreign keys resolved in the package)."""
+def frictionless_resource(root: Path, descriptor: Path, name: str) -> tuple[int, list[Issue]]:
+    """Frictionless on one resource of a package (its foreign keys resolved in the package): the
+    reference that :mod:`mosaiq.tablecheck` is held to."""
     from frictionless import Package
 
-    root_path, descriptor_path = Path(root), Path(descriptor)
-    package = Package(descriptor)
+    package = Package(str(descriptor))
     resource = package.get_resource(name)
     report = resource.validate()
-    place = _rel(root_path, descriptor_path.parent / resource.path)
+    place = _rel(root, descriptor.parent / resource.path)
     issues = [
-        Issue("error", err.type, _rel(root_path, descriptor_path), err.message)
-        for err in report.errors
+        Issue("error", err.type, _rel(root, descriptor), err.message) for err in report.errors
     ]
     rows = 0
     for task in report.tasks:
@@ -188,43 +187,38 @@ def _frictionless_resource(root: str, descriptor: str, name: str) -> tuple[int, 
     return rows, issues
 
 
-def _resource_bytes(descriptor: Path, name: str) -> int:
-    res = next(r for r in read_yaml(descriptor)["resources"] if r["name"] == name)
-    return (descriptor.parent / res["path"]).stat().st_size
+Checked = tuple[list[Issue], dict[str, int], dict[str, pd.DataFrame]]
+"""Per package: the table issues, the data rows per resource, and the tables typed by their
+schemas (those whose every cell parses)."""
 
 
-def frictionless_issues(
-    root: Path, descriptors: list[Path], workers: int | None = None
-) -> dict[Path, tuple[list[Issue], dict[str, int]]]:
-    """Frictionless validation of packages, resource by resource on all cores.
+def table_issues(root: Path, descriptors: list[Path]) -> dict[Path, Checked]:
+    """Table Schema checks of packages (vectorised, :mod:`mosaiq.tablecheck`).
 
-    Returns, per descriptor, the issues (each naming file, row and field) and the rows per
-    resource. A package with a missing file is reported as such and not validated further.
+    Returns, per descriptor, the issues (each naming file, row and field), the rows per resource
+    and the typed tables. A package with a missing file is reported as such and not checked
+    further.
     """
-    results: dict[Path, tuple[list[Issue], dict[str, int]]] = {}
-    tasks = []
+    from mosaiq.tablecheck import check_package
+
+    results: dict[Path, Checked] = {}
     for descriptor in descriptors:
         missing = _missing_files(root, descriptor)
-        results[descriptor] = (missing, {})
-        if not missing:
-            tasks.extend((descriptor, res["name"]) for res in read_yaml(descriptor)["resources"])
-    # largest files first, so that the workers finish together
-    tasks.sort(key=lambda t: -_resource_bytes(*t))
-    workers = min(workers or os.cpu_count() or 1, len(tasks)) or 1
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        # fork (where available) reuses the imported modules instead of re-importing them
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_frictionless_resource, str(root), str(d), n) for d, n in tasks]
-            outcomes = [f.result() for f in futures]
-    else:
-        outcomes = [_frictionless_resource(str(root), str(d), n) for d, n in tasks]
-    for (descriptor, name), (rows, issues) in zip(tasks, outcomes, strict=True):
-        results[descriptor][0].extend(issues)
-        results[descriptor][1][name] = rows
+        if missing:
+            results[descriptor] = (missing, {}, {})
+            continue
+        paths = {r["name"]: r["path"] for r in read_yaml(descriptor)["resources"]}
+        issues, rows, tables = [], {}, {}
+        for name, checked in check_package(descriptor).items():
+            place = _rel(root, descriptor.parent / paths[name])
+            issues.extend(
+                Issue("error", p.code, place, p.message, row=p.row, field=p.field)
+                for p in checked.problems
+            )
+            rows[name] = checked.rows
+            if checked.table is not None:
+                tables[name] = checked.table
+        results[descriptor] = (issues, rows, tables)
     return results
 
 
@@ -232,7 +226,7 @@ def validate_dataset(
     root: Path,
     dataset: str,
     tolerance: float = 1e-9,
-    checked: tuple[list[Issue], dict[str, int]] | None = None,
+    checked: Checked | None = None,
 ) -> PackageReport:
     pkg = package_dir(root, dataset)
     descriptor_path = pkg / "datapackage.yaml"
@@ -245,7 +239,7 @@ def validate_dataset(
     meta = descriptor.get("mosaiq", {})
     status = meta.get("build_status", "unknown")
     if checked is None:
-        checked = frictionless_issues(root, [descriptor_path])[descriptor_path]
+        checked = table_issues(root, [descriptor_path])[descriptor_path]
     issues, rows = list(checked[0]), dict(checked[1])
     if status != BUILT:
         issues.append(Issue("warning", "not-built", _rel(root, descriptor_path), status))
@@ -253,7 +247,7 @@ def validate_dataset(
             dataset, "not built" if not _errors(issues) else "invalid", issues, rows
         )
     if not any(i.code == "missing-file" for i in issues):
-        issues.extend(_semantic_issues(root, pkg, descriptor, tolerance))
+        issues.extend(_semantic_issues(root, pkg, descriptor, tolerance, checked[2]))
     return PackageReport(dataset, "invalid" if _errors(issues) else "valid", issues, rows)
 
 
@@ -262,12 +256,16 @@ def _errors(issues: list[Issue]) -> bool:
 
 
 def load_package_tables(
-    pkg: Path, descriptor: dict[str, Any]
+    pkg: Path, descriptor: dict[str, Any], typed_tables: dict[str, pd.DataFrame] | None = None
 ) -> tuple[dict[str, pd.DataFrame], bool]:
-    """The package's tables typed by their schemas; ``False`` if any cell does not parse (then
-    the tables are text, and Frictionless has already reported where)."""
+    """The package's tables typed by their schemas (``typed_tables`` already read are reused);
+    ``False`` if any cell does not parse (then the tables are text, and the table checks have
+    already reported where)."""
     tables, typed = {}, True
     for res in descriptor["resources"]:
+        if typed_tables and res["name"] in typed_tables:
+            tables[res["name"]] = typed_tables[res["name"]]
+            continue
         schema = read_yaml(pkg / res["schema"])
         try:
             tables[res["name"]] = read_table(pkg / res["path"], schema)
@@ -278,10 +276,14 @@ def load_package_tables(
 
 
 def _semantic_issues(
-    root: Path, pkg: Path, descriptor: dict[str, Any], tolerance: float
+    root: Path,
+    pkg: Path,
+    descriptor: dict[str, Any],
+    tolerance: float,
+    typed_tables: dict[str, pd.DataFrame] | None = None,
 ) -> list[Issue]:
     meta = descriptor["mosaiq"]
-    tables, typed = load_package_tables(pkg, descriptor)
+    tables, typed = load_package_tables(pkg, descriptor, typed_tables)
     files = {res["name"]: _rel(root, pkg / res["path"]) for res in descriptor["resources"]}
     issues: list[Issue] = []
     for name, df in tables.items():
@@ -424,8 +426,8 @@ def _aggregate_issues(
 ) -> list[Issue]:
     """Clip (or clip-and-language) means and counts against their recomputation."""
     issues = []
-    key = published[keys].astype(str).agg("\x1f".join, axis=1)
-    expected = expected.assign(_key=expected[keys].astype(str).agg("\x1f".join, axis=1))
+    key = _joined(published, keys)
+    expected = expected.assign(_key=_joined(expected, keys))
     expected = expected.set_index("_key")
     missing = ~key.isin(expected.index)
     for pos in np.flatnonzero(missing.to_numpy())[:20]:
@@ -472,15 +474,21 @@ def _aggregate_issues(
     return issues
 
 
+def _joined(df: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """The key columns as text joined by a unit separator, one string per row (vectorised)."""
+    out = df[keys[0]].astype(str)
+    for k in keys[1:]:
+        out = out + "\x1f" + df[k].astype(str)
+    return out
+
+
 def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return "empty"
     return f"{value:.10g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
-def validate_catalogue(
-    root: Path, checked: tuple[list[Issue], dict[str, int]] | None = None
-) -> PackageReport:
+def validate_catalogue(root: Path, checked: Checked | None = None) -> PackageReport:
     from mosaiq.catalogue import measured_counts
 
     descriptor_path = root / "catalogue" / "datapackage.yaml"
@@ -493,7 +501,7 @@ def validate_catalogue(
             {},
         )
     if checked is None:
-        checked = frictionless_issues(root, [descriptor_path])[descriptor_path]
+        checked = table_issues(root, [descriptor_path])[descriptor_path]
     issues, rows = list(checked[0]), dict(checked[1])
     if any(i.code == "missing-file" for i in issues):
         return PackageReport(name, "invalid", issues, rows)
