@@ -19,10 +19,21 @@ from mosaiq.errors import MosaiqError
 from mosaiq.sources.base import sha256_file as file_sha256
 
 PRECISIONS = ("fp32", "bf16")
+RESIZE_MODES = ("shortest",)  # open_clip's resize modes that the fast path reproduces
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def _checkpoint_of(model: str, pretrained: str | None) -> Path | None:
+def resized_crop(h: int, w: int, size: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """torchvision's ``Resize(size)`` output size (shortest side to ``size``, the other side
+    truncated) and ``CenterCrop(size)`` offsets (top, left) in the resized image."""
+    if w <= h:
+        nw, nh = size, int(size * h / w)
+    else:
+        nh, nw = size, int(size * w / h)
+    return (nh, nw), (round((nh - size) / 2.0), round((nw - size) / 2.0))
+
+
+def checkpoint_of(model: str, pretrained: str | None) -> Path | None:
     if model.startswith("local-dir:"):
         folder = Path(model.split(":", 1)[1])
         found = sorted(
@@ -52,29 +63,47 @@ class Encoder:
     interpolation: str
     dim: int
     provenance: dict[str, Any] = field(default_factory=dict)
+    preprocess_cfg: dict[str, Any] = field(default_factory=dict)
 
     def preprocess(self, images: list[np.ndarray]) -> Any:
-        """uint8 RGB frames -> normalised model input: shortest side resized to the model's
-        size (bicubic, antialiased), centre crop, scaled to [0, 1], normalised by mean/std.
-        Each image is processed on its own, so a frame's input does not depend on its batch."""
+        """uint8 RGB frames -> model input, exactly as open_clip's evaluation transform makes it
+        (:meth:`reference_transform`): the shortest side resized to the model's size with
+        Pillow's antialiased bicubic (or bilinear) filter on the 8-bit image, centre crop,
+        scaled to [0, 1], normalised by mean/std. Only the crop is resampled (Pillow's ``box``:
+        the same filter taps, fewer output pixels). A frame's input does not depend on its
+        batch."""
         import torch
-        import torch.nn.functional as F
+        from PIL import Image
 
+        if self.preprocess_cfg.get("resize_mode", "shortest") not in RESIZE_MODES or isinstance(
+            self.preprocess_cfg.get("size"), (list, tuple)
+        ):  # other modes: open_clip's transform itself
+            ref = self.reference_transform()
+            return torch.stack([ref(Image.fromarray(i)) for i in images]).to(self.device)
+        resample = (
+            Image.Resampling.BILINEAR
+            if self.interpolation == "bilinear"
+            else Image.Resampling.BICUBIC
+        )
         out = []
-        s = self.image_size
-        mode = "bicubic" if self.interpolation == "bicubic" else "bilinear"
         for img in images:
-            x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float()[None] / 255
-            h, w = x.shape[-2:]
-            scale = s / min(h, w)
-            nh, nw = max(s, round(h * scale)), max(s, round(w * scale))
-            x = F.interpolate(x, size=(nh, nw), mode=mode, antialias=True, align_corners=False)
-            top, left = (nh - s) // 2, (nw - s) // 2
-            out.append(x[0, :, top : top + s, left : left + s].clamp_(0, 1))
-        batch = torch.stack(out)
-        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.std).view(1, 3, 1, 1)
-        return ((batch - mean) / std).to(self.device)
+            h, w = img.shape[:2]
+            (nh, nw), (top, left) = resized_crop(h, w, self.image_size)
+            sx, sy = w / nw, h / nh
+            s = self.image_size
+            box = (left * sx, top * sy, (left + s) * sx, (top + s) * sy)
+            small = Image.fromarray(np.ascontiguousarray(img)).resize((s, s), resample, box=box)
+            out.append(torch.from_numpy(np.asarray(small)))
+        batch = torch.stack(out).permute(0, 3, 1, 2).to(torch.float32).div(255)
+        mean = torch.as_tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.as_tensor(self.std, dtype=torch.float32).view(1, 3, 1, 1)
+        return batch.sub(mean).div(std).to(self.device)
+
+    def reference_transform(self) -> Any:
+        """open_clip's own evaluation transform for this model (PIL image -> tensor)."""
+        from open_clip.transform import PreprocessCfg, image_transform_v2
+
+        return image_transform_v2(PreprocessCfg(**self.preprocess_cfg), is_train=False)
 
     def encode(self, batch: Any) -> np.ndarray:
         """L2-normalised float32 embeddings (n x dim) of a preprocessed batch."""
@@ -97,21 +126,14 @@ def load_encoder(
     seed: int = 0,
     threads: int | None = None,
 ) -> Encoder:
+    """The image tower of an open_clip model, ready to preprocess and encode frames."""
     import open_clip
     import torch
 
-    if precision not in PRECISIONS:
-        raise MosaiqError(f"clip.precision {precision!r} is not one of {PRECISIONS}")
-    if device not in DEVICES and not device.startswith("cuda:"):
-        raise MosaiqError(f"clip.device {device!r} is not one of {DEVICES}")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MosaiqError("clip.device is cuda but no CUDA device is available")
+    device = _device(device, precision)
     if threads:
         torch.set_num_threads(int(threads))
-    checkpoint = _checkpoint_of(model, pretrained)
-    is_tag = bool(pretrained) and checkpoint is None and not model.startswith("local-dir:")
+    checkpoint = checkpoint_of(model, pretrained)
     torch.manual_seed(int(seed))  # random weights (no checkpoint) are drawn from the seed
     try:
         net = open_clip.create_model(
@@ -129,7 +151,7 @@ def load_encoder(
         raise MosaiqError(
             f"cannot load CLIP model {model!r} (pretrained {pretrained!r}): {exc}"
         ) from exc
-    cfg = open_clip.get_model_preprocess_cfg(net)
+    cfg = dict(open_clip.get_model_preprocess_cfg(net))
     visual = net.visual.eval()
     if precision == "bf16":
         # weights and activations in bfloat16 (autocast keeps fp32 weights and converts at
@@ -139,33 +161,18 @@ def load_encoder(
     size = cfg.get("size", 224)
     size = size[0] if isinstance(size, (list, tuple)) else int(size)
     with torch.inference_mode():
-        probe = torch.zeros(
-            1,
-            3,
-            size,
-            size,
-            device=device,
-            dtype=torch.bfloat16 if precision == "bf16" else torch.float32,
-        )
-        dim = int(visual(probe).shape[-1])
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        dim = int(visual(torch.zeros(1, 3, size, size, device=device, dtype=dtype)).shape[-1])
     provenance = {
         "model": model,
         "pretrained": pretrained or None,
-        "weights": (
-            "checkpoint" if checkpoint else "pretrained_tag" if is_tag else f"random (seed {seed})"
-        ),
+        "weights": _weights(model, pretrained, checkpoint, seed),
         "checkpoint": str(checkpoint.name) if checkpoint else None,
         "checkpoint_sha256": file_sha256(checkpoint) if checkpoint else None,
         "device": device,
         "precision": precision,
         "embedding_dim": dim,
-        "preprocessing": {
-            "resize": f"shortest side to {size} px, {cfg.get('interpolation', 'bicubic')}, "
-            "antialiased",
-            "crop": f"centre {size}x{size}",
-            "mean": list(cfg.get("mean", ())),
-            "std": list(cfg.get("std", ())),
-        },
+        "preprocessing": _preprocessing(cfg, size),
     }
     return Encoder(
         visual,
@@ -177,4 +184,38 @@ def load_encoder(
         cfg.get("interpolation", "bicubic"),
         dim,
         provenance,
+        cfg,
     )
+
+
+def _device(device: str, precision: str) -> str:
+    import torch
+
+    if precision not in PRECISIONS:
+        raise MosaiqError(f"clip.precision {precision!r} is not one of {PRECISIONS}")
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise MosaiqError(f"clip.device {device!r} is not one of {DEVICES}")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise MosaiqError("clip.device is cuda but no CUDA device is available")
+    return device
+
+
+def _weights(model: str, pretrained: str | None, checkpoint: Path | None, seed: int) -> str:
+    if checkpoint:
+        return "checkpoint"
+    if pretrained and not model.startswith("local-dir:"):
+        return "pretrained_tag"
+    return f"random (seed {seed})"
+
+
+def _preprocessing(cfg: dict[str, Any], size: int) -> dict[str, Any]:
+    return {
+        "transform": "open_clip image_transform (evaluation), reproduced exactly",
+        "resize": f"{cfg.get('resize_mode', 'shortest')} side to {size} px, Pillow "
+        f"{cfg.get('interpolation', 'bicubic')} (antialiased) on 8-bit RGB",
+        "crop": f"centre {size}x{size}",
+        "mean": list(cfg.get("mean", ())),
+        "std": list(cfg.get("std", ())),
+    }
