@@ -173,7 +173,7 @@ def _masks_root(root: Path, params: dict[str, Any], dataset: str) -> Path | None
 def run(root: Path, dataset: str, *, mode: str = "append", limit: int | None = None) -> Summary:
     from mosaiq.api import load
 
-    summary = Summary(dataset, FEATURE_NAME)
+    summary = Summary(dataset, FEATURE_NAME, listed=0)  # clips without masks: counted only
     params = load_params(root)
     node = param(params, "cityseg", {}) or {}
     masks_root = _masks_root(root, params, dataset)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -104,8 +105,11 @@ class Summary:
             f"{without}{self.seconds:.1f} s ({rate:.1f} clips/s)"
         ]
         out += [f"  skipped {cid}: {why}" for cid, why in self.skipped[: self.listed]]
-        if len(self.skipped) > self.listed:
-            out.append(f"  ... and {len(self.skipped) - self.listed} more skipped")
+        rest = Counter(why.split(":", 1)[0] for _cid, why in self.skipped[self.listed :])
+        if rest:
+            more = "and " if self.listed else ""
+            out.append(f"  {more}{sum(rest.values())} {'more ' if more else ''}skipped: ")
+            out[-1] += ", ".join(f"{n} {kind}" for kind, n in sorted(rest.items()))
         out += [f"  failed {cid}: {why}" for cid, why in self.failed]
         return out
 
