@@ -134,23 +134,7 @@ def load_encoder(
     if threads:
         torch.set_num_threads(int(threads))
     checkpoint = checkpoint_of(model, pretrained)
-    torch.manual_seed(int(seed))  # random weights (no checkpoint) are drawn from the seed
-    try:
-        net = open_clip.create_model(
-            model,
-            pretrained=(
-                str(checkpoint)
-                if checkpoint and not model.startswith("local-dir:")
-                else (pretrained or None)
-            ),
-            device=device,
-            pretrained_text=False,
-            weights_only=True,
-        )
-    except RuntimeError as exc:
-        raise MosaiqError(
-            f"cannot load CLIP model {model!r} (pretrained {pretrained!r}): {exc}"
-        ) from exc
+    net = _create(model, pretrained, checkpoint, device, seed)
     cfg = dict(open_clip.get_model_preprocess_cfg(net))
     visual = net.visual.eval()
     if precision == "bf16":
@@ -186,6 +170,28 @@ def load_encoder(
         provenance,
         cfg,
     )
+
+
+def _create(
+    model: str, pretrained: str | None, checkpoint: Path | None, device: str, seed: int
+) -> Any:
+    import open_clip
+    import torch
+
+    torch.manual_seed(int(seed))  # random weights (no checkpoint) are drawn from the seed
+    local = model.startswith("local-dir:")
+    try:
+        return open_clip.create_model(
+            model,
+            pretrained=str(checkpoint) if checkpoint and not local else (pretrained or None),
+            device=device,
+            pretrained_text=False,
+            weights_only=True,
+        )
+    except RuntimeError as exc:
+        raise MosaiqError(
+            f"cannot load CLIP model {model!r} (pretrained {pretrained!r}): {exc}"
+        ) from exc
 
 
 def _device(device: str, precision: str) -> str:

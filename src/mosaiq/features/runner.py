@@ -196,12 +196,7 @@ def run_feature(
             _encode(encoder, batch, writer, advance)
         summary.done += writer.flush()
     finally:
-        stop.set()
-        while thread.is_alive():  # let the reader finish the item it holds
-            try:
-                items.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
+        _stop(thread, items, stop)
         summary.finish()
     if error is not None:
         clip_id, exc = error
@@ -211,6 +206,15 @@ def run_feature(
             f"before it are kept{'; ' + skip_hint if skip_hint else ''})",
         )
     return summary
+
+
+def _stop(thread: threading.Thread, items: queue.Queue[Any], stop: threading.Event) -> None:
+    stop.set()
+    while thread.is_alive():  # let the reader finish the item it holds
+        try:
+            items.get_nowait()
+        except queue.Empty:
+            thread.join(0.05)
 
 
 def _read_all(
