@@ -312,15 +312,24 @@ def test_model_inputs_are_open_clips_to_the_bit_for_any_frame_shape(tmp_path):
     from PIL import Image
 
     from mosaiq.features.encoder import load_encoder
+    from tests.conftest import TINY_CLIP
 
-    enc = load_encoder(f"local-dir:{tiny_clip_dir(tmp_path / 'm')}", None, device="cpu")
+    folder = tmp_path / "m"
+    folder.mkdir()
+    config = json.loads(json.dumps(TINY_CLIP))
+    config["preprocess_cfg"]["size"] = [64, 64]  # as open_clip's own models give it
+    (folder / "open_clip_config.json").write_text(json.dumps(config))
+    enc = load_encoder(f"local-dir:{folder}", None, device="cpu")
+    assert enc.fast_path()  # the transform is reproduced, not called
     reference = enc.reference_transform()
     rng = np.random.default_rng(0)
-    shapes = [(1080, 1920), (720, 1280), (1920, 1080), (97, 131), (64, 64), (50, 300), (481, 853)]
+    shapes = [(1080, 1920), (720, 1280), (1920, 1080), (97, 131), (64, 64), (50, 300)]
+    shapes += [(300, 200), (40, 60), (481, 853)]  # smaller than the model's size: upsampled
     frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
+    frames.append(np.kron(frames[0][::8, ::8], np.ones((8, 8, 1), np.uint8)))  # smooth blocks
     ours = enc.preprocess(frames)
     theirs = torch.stack([reference(Image.fromarray(f)) for f in frames])
-    assert ours.shape == theirs.shape == (len(shapes), 3, 64, 64)
+    assert ours.shape == theirs.shape == (len(frames), 3, 64, 64)
     assert torch.equal(ours, theirs)
 
 

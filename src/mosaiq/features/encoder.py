@@ -67,17 +67,14 @@ class Encoder:
 
     def preprocess(self, images: list[np.ndarray]) -> Any:
         """uint8 RGB frames -> model input, exactly as open_clip's evaluation transform makes it
-        (:meth:`reference_transform`): the shortest side resized to the model's size with
-        Pillow's antialiased bicubic (or bilinear) filter on the 8-bit image, centre crop,
-        scaled to [0, 1], normalised by mean/std. Only the crop is resampled (Pillow's ``box``:
-        the same filter taps, fewer output pixels). A frame's input does not depend on its
-        batch."""
+        (:meth:`reference_transform`): the same Pillow resize of the 8-bit image (shortest side
+        to the model's size, antialiased bicubic or bilinear), the same centre crop, then the
+        scaling to [0, 1] and the mean/std normalisation done once for the whole batch instead
+        of image by image. A frame's input does not depend on its batch."""
         import torch
         from PIL import Image
 
-        if self.preprocess_cfg.get("resize_mode", "shortest") not in RESIZE_MODES or isinstance(
-            self.preprocess_cfg.get("size"), (list, tuple)
-        ):  # other modes: open_clip's transform itself
+        if not self.fast_path():  # other modes and sizes: open_clip's transform itself
             ref = self.reference_transform()
             return torch.stack([ref(Image.fromarray(i)) for i in images]).to(self.device)
         resample = (
@@ -85,19 +82,24 @@ class Encoder:
             if self.interpolation == "bilinear"
             else Image.Resampling.BICUBIC
         )
-        out = []
+        s = self.image_size
+        crops = []
         for img in images:
-            h, w = img.shape[:2]
-            (nh, nw), (top, left) = resized_crop(h, w, self.image_size)
-            sx, sy = w / nw, h / nh
-            s = self.image_size
-            box = (left * sx, top * sy, (left + s) * sx, (top + s) * sy)
-            small = Image.fromarray(np.ascontiguousarray(img)).resize((s, s), resample, box=box)
-            out.append(torch.from_numpy(np.asarray(small)))
-        batch = torch.stack(out).permute(0, 3, 1, 2).to(torch.float32).div(255)
+            (nh, nw), (top, left) = resized_crop(img.shape[0], img.shape[1], s)
+            small = Image.fromarray(np.ascontiguousarray(img)).resize((nw, nh), resample)
+            crops.append(np.asarray(small)[top : top + s, left : left + s])
+        batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+        batch = batch.to(torch.float32).div(255)
         mean = torch.as_tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1)
         std = torch.as_tensor(self.std, dtype=torch.float32).view(1, 3, 1, 1)
         return batch.sub(mean).div(std).to(self.device)
+
+    def fast_path(self) -> bool:
+        """Whether :meth:`preprocess` reproduces the transform itself: open_clip's ``shortest``
+        resize to a square size (what its CLIP models use); otherwise it calls the transform."""
+        size = self.preprocess_cfg.get("size", self.image_size)
+        square = not isinstance(size, (list, tuple)) or len(set(size)) == 1
+        return square and self.preprocess_cfg.get("resize_mode", "shortest") in RESIZE_MODES
 
     def reference_transform(self) -> Any:
         """open_clip's own evaluation transform for this model (PIL image -> tensor)."""
