@@ -8,7 +8,8 @@ nothing is downloaded). It prints:
 
 1. the CPU time per clip of (a) a per-clip loop that seeks - open each video, seek to the
    keyframe before the centre and decode forward to it, open_clip's own transform, batch 1,
-   fp32 - and (b) the shipped pipeline (`mosaiq features clip`: batched, decoding overlapped
+   fp32, with torch's default threads (a) and one thread (a1), the cheaper of the two taken as
+   the baseline - and (b) the shipped pipeline (`mosaiq features clip`: batched, decoding overlapped
    with inference) in fp32 and bf16, on the same clips in this process, with the CPU-time ratio
    (b) over (a) (wall-clock rates beside it; on a shared machine wall time is skewed). Model
    loading is inside both timings, and its CPU time is printed;
@@ -127,13 +128,15 @@ def seek_frame(path: Path, time_s: float):
         return chosen.to_image()
 
 
-def naive(videos: Path, names: list[str], n: int) -> tuple[float, float]:
+def naive(videos: Path, names: list[str], n: int, threads: int = 0) -> tuple[float, float]:
     """A per-clip loop that seeks: open, seek, decode to the centre frame, open_clip's PIL
     transform, batch 1, fp32. Model loading is inside the timing, as it is in the pipeline.
-    Returns (CPU seconds, wall seconds)."""
+    ``threads``: torch threads for this loop (0: torch's default). Returns (CPU s, wall s)."""
     import open_clip
     import torch
 
+    default = torch.get_num_threads()
+    torch.set_num_threads(threads or default)
     cpu, wall = time.process_time(), time.perf_counter()
     torch.manual_seed(0)
     model = open_clip.create_model("ViT-B-32", pretrained=None, pretrained_text=False).eval()
@@ -143,7 +146,9 @@ def naive(videos: Path, names: list[str], n: int) -> tuple[float, float]:
             image = seek_frame(videos / names[i % len(names)], SECONDS / 2)
             z = model.encode_image(preprocess(image)[None])
             z = z / z.norm(dim=-1, keepdim=True)
-    return time.process_time() - cpu, time.perf_counter() - wall
+    spent = time.process_time() - cpu, time.perf_counter() - wall
+    torch.set_num_threads(default)
+    return spent
 
 
 def shipped(root: Path) -> tuple[float, float, int]:
@@ -216,11 +221,17 @@ def clip_throughput(work: Path, videos: Path, names: list[str], n: int) -> None:
     """Naive seeking loop against the shipped pipeline, in CPU time, on the same n clips."""
     from mosaiq.features.clip import ClipSettings
 
-    base_cpu, base_wall = naive(videos, names, n)
-    print(
-        f"(a) per-clip loop that seeks (open_clip transform, batch 1, fp32), {n} clips: "
-        f"{base_cpu / n * 1000:6.1f} ms CPU/clip, {n / base_wall:5.2f} clips/s wall"
-    )
+    loops = {}
+    for threads in (0, 1):
+        loops[threads] = naive(videos, names, n, threads)
+        cpu, wall = loops[threads]
+        print(
+            f"(a{threads or ''}) per-clip loop that seeks (open_clip transform, batch 1, fp32, "
+            f"{'default' if not threads else 1} torch threads), {n} clips: "
+            f"{cpu / n * 1000:6.1f} ms CPU/clip, {n / wall:5.2f} clips/s wall"
+        )
+    # the baseline is the loop that spends less CPU (batch-1 threads spin between clips)
+    base_cpu, base_wall = min(loops.values())
     per_clip = {}
     for precision in ("fp32", "bf16"):
         cpu, wall, done = shipped(project(work, n, videos, names, precision))
