@@ -157,17 +157,28 @@ def _presentation_times(
     return sorted(pts)
 
 
-def _decode_one(container, stream, pts: list[int], i: int, first: int, tb: float) -> Frame:
+def _decode_one(
+    container: Any, stream: Any, pts: list[int], i: int, first: int, tb: float
+) -> Frame:
+    """Seek to the keyframe before frame ``i`` and decode forward to it. A frame shown before
+    it that no other frame refers to (``skip_frame`` NONREF, decided by the decoder from the
+    bitstream) cannot change it and is not decoded."""
     target = pts[i]
     container.seek(target, stream=stream, backward=True, any_frame=False)
-    for frame in container.decode(stream):
-        if frame.pts is None:
-            continue
-        if frame.pts >= target:
-            if frame.pts != target:
-                raise AssetError(
-                    f"frame at pts {target} not found after seeking (got {frame.pts})",
-                    kind="unreadable",
-                )
-            return Frame((target - first) * tb, i, frame.to_ndarray(format="rgb24"))
+    codec = stream.codec_context
+    try:
+        for packet in container.demux(stream):
+            before = packet.pts is not None and packet.pts < target
+            codec.skip_frame = "NONREF" if before else "DEFAULT"
+            for frame in codec.decode(packet):
+                if frame.pts is None or frame.pts < target:
+                    continue
+                if frame.pts != target:
+                    raise AssetError(
+                        f"frame at pts {target} not found after seeking (got {frame.pts})",
+                        kind="unreadable",
+                    )
+                return Frame((target - first) * tb, i, frame.to_ndarray(format="rgb24"))
+    finally:
+        codec.skip_frame = "DEFAULT"
     raise AssetError(f"frame {i} (pts {target}) could not be decoded", kind="unreadable")
