@@ -69,7 +69,9 @@ def make_videos(folder: Path) -> list[str]:
     return names
 
 
-def project(work: Path, n: int, videos: Path, names: list[str], precision: str) -> Path:
+def project(
+    work: Path, n: int, videos: Path, names: list[str], precision: str, threads: int = 0
+) -> Path:
     """A copy of the project with ISD built and n clips linked to the synthetic videos."""
     import yaml
     from tests.conftest import copy_project, set_params
@@ -78,7 +80,7 @@ def project(work: Path, n: int, videos: Path, names: list[str], precision: str) 
     from mosaiq.build import build_dataset
     from mosaiq.package import table_to_csv
 
-    root = work / f"project-{n}-{precision}"
+    root = work / f"project-{n}-{precision}-{threads}"
     if root.exists():
         shutil.rmtree(root)
     copy_project(root)
@@ -94,7 +96,11 @@ def project(work: Path, n: int, videos: Path, names: list[str], precision: str) 
     def edit(p):
         p["video"]["ISD"]["root"] = str(videos)
         p["clip"].update(
-            model="ViT-B-32", pretrained=None, precision=precision, checkpoint_every=10_000
+            model="ViT-B-32",
+            pretrained=None,
+            precision=precision,
+            threads=threads,
+            checkpoint_every=10_000,
         )
 
     set_params(root, edit)
@@ -233,14 +239,18 @@ def clip_throughput(work: Path, videos: Path, names: list[str], n: int) -> None:
     # the baseline is the loop that spends less CPU (batch-1 threads spin between clips)
     base_cpu, base_wall = min(loops.values())
     per_clip = {}
-    for precision in ("fp32", "bf16"):
-        cpu, wall, done = shipped(project(work, n, videos, names, precision))
-        per_clip[precision] = cpu / done
+    import torch
+
+    default_threads = torch.get_num_threads()
+    for precision, threads in (("fp32", 0), ("fp32", 1), ("bf16", 0)):
+        cpu, wall, done = shipped(project(work, n, videos, names, precision, threads))
+        per_clip.setdefault(precision, cpu / done)
         print(
-            f"(b) shipped pipeline, {precision}, {done} clips: {cpu / done * 1000:6.1f} ms "
-            f"CPU/clip, {done / wall:5.2f} clips/s wall; CPU-time ratio {base_cpu / cpu:.2f}x "
-            f"the loop (wall {base_wall / wall:.2f}x)"
+            f"(b) shipped pipeline, {precision}, {threads or 'default'} torch threads, {done} "
+            f"clips: {cpu / done * 1000:6.1f} ms CPU/clip, {done / wall:5.2f} clips/s wall; "
+            f"CPU-time ratio {base_cpu / cpu:.2f}x the loop (wall {base_wall / wall:.2f}x)"
         )
+        torch.set_num_threads(default_threads)  # clip.threads sets it for the process
     print(f"model loading (inside both timings): {model_load_cpu():.2f} s CPU")
     listing = listing_cpu(videos, names)
     print(f"one pass listing a file's packet timestamps: {listing * 1000:.1f} ms CPU")
