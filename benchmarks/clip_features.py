@@ -12,7 +12,9 @@ nothing is downloaded). It prints:
    the baseline - and (b) the shipped pipeline (`mosaiq features clip`: batched, decoding overlapped
    with inference) in fp32 and bf16, on the same clips in this process, with the CPU-time ratio
    (b) over (a) (wall-clock rates beside it; on a shared machine wall time is skewed). Model
-   loading is inside both timings, and its CPU time is printed;
+   loading is inside both timings, and its CPU time is printed. Both run with
+   OMP_WAIT_POLICY=PASSIVE, which `mosaiq features clip` sets before torch starts (idle OpenMP
+   threads sleep instead of spinning: on a busy machine spinning doubles a loop's CPU time);
 2. the CPU time per clip of each part measured alone (seek+decode, preprocess, model at the
    shipped batch size), their sum (the per-clip CPU limit) and the fraction of it the pipeline
    reaches; the cost of one pass listing a file's packet timestamps; and how far the shipped
@@ -40,6 +42,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# what `mosaiq features clip` sets before torch starts, here for both the loop and the pipeline
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 W, H = 1920, 1080  # --size
 FPS, SECONDS, GOP = 25, 30, 50
@@ -342,7 +346,8 @@ def main() -> None:
         print(
             f"{POOL} synthetic videos: {W}x{H}, {FPS} fps, {SECONDS} s, keyframe every "
             f"{GOP / FPS:g} s; ViT-B-32, random weights; {cores} cores, torch "
-            f"{torch.__version__}, {torch.get_num_threads()} threads"
+            f"{torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY "
+            f"{os.environ.get('OMP_WAIT_POLICY')}"
         )
         clip_throughput(work, videos, names, args.clips)
         for n in args.rss:

@@ -22,6 +22,8 @@ A CLIP run is a reader and an encoder on the shared machinery (``runner.py``, ``
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,6 +241,8 @@ def run(
     writer.start()
     if not pending:  # no model is loaded when there is nothing to compute
         return summary.finish()
+    if "torch" not in sys.modules:  # before OpenMP starts: idle threads sleep, not spin
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     model = load_encoder(
         settings.model,
         settings.pretrained,
