@@ -182,8 +182,8 @@ def info(root: Root = None) -> None:
 
 
 features_app = typer.Typer(
-    help="Visual features of the clips (CLIP embeddings, segmentation "
-    "summaries) as FeatureRecords.",
+    help="Features of the clips (CLIP and CLAP embeddings, acoustic indicators, "
+    "segmentation summaries) as FeatureRecords.",
     no_args_is_help=True,
 )
 app.add_typer(features_app, name="features")
@@ -230,6 +230,68 @@ def features_clip(
         typer.echo(line)
 
 
+def _audio_feature(
+    which: str,
+    dataset: str,
+    mode: str,
+    limit: int | None,
+    skip_missing_media: bool,
+    no_progress: bool,
+    root: Path | None,
+) -> None:
+    from mosaiq.features.audio import FeatureRunError, run_acoustics, run_clap
+
+    run = run_acoustics if which == "acoustics" else run_clap
+    try:
+        summary = run(
+            _root(root),
+            dataset,
+            mode=mode,
+            limit=limit,
+            skip_missing_media=skip_missing_media,
+            progress=not no_progress,
+        )
+    except FeatureRunError as exc:
+        for line in exc.summary.lines():
+            typer.echo(line, err=True)
+        raise
+    for line in summary.lines():
+        typer.echo(line)
+
+
+_MODE_HELP = "append: only clips without a record for this feature definition; overwrite: rebuild."
+_SKIP_MEDIA = typer.Option(
+    "--skip-missing-media",
+    help="Skip (and list) clips whose audio is missing or unusable instead of stopping.",
+)
+
+
+@features_app.command("acoustics")
+def features_acoustics(
+    dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
+    mode: Annotated[str, typer.Option(help=_MODE_HELP)] = "append",
+    limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
+    skip_missing_media: Annotated[bool, _SKIP_MEDIA] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    root: Root = None,
+) -> None:
+    """Acoustic indicators of the clips' audio, ISD names and units (params: acoustics, media)."""
+    _audio_feature("acoustics", dataset, mode, limit, skip_missing_media, no_progress, root)
+
+
+@features_app.command("clap")
+def features_clap(
+    dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
+    mode: Annotated[str, typer.Option(help=_MODE_HELP)] = "append",
+    limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
+    skip_missing_media: Annotated[bool, _SKIP_MEDIA] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    root: Root = None,
+) -> None:
+    """CLAP audio embeddings of the clips (settings: params.yaml clap, media)."""
+    _audio_feature("clap", dataset, mode, limit, skip_missing_media, no_progress, root)
+
+
 @features_app.command("cityseg")
 def features_cityseg(
     dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
@@ -241,6 +303,18 @@ def features_cityseg(
     from mosaiq.features.cityseg import run
 
     for line in run(_root(root), dataset, mode=mode, limit=limit).lines():
+        typer.echo(line)
+
+
+@app.command(name="media")
+def media_cmd(
+    dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
+    root: Root = None,
+) -> None:
+    """Which clips resolve to a usable audio file (headers only; computes nothing)."""
+    from mosaiq.features.audio import media_report
+
+    for line in media_report(_root(root), dataset):
         typer.echo(line)
 
 

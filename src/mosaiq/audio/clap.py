@@ -31,7 +31,7 @@ import numpy as np
 
 from mosaiq.audio.media import resample
 from mosaiq.errors import MosaiqError
-from mosaiq.sources.base import sha256_file
+from mosaiq.layout import file_digest
 
 DEFAULT_MODEL = "laion/clap-htsat-unfused"
 DEVICES = ("auto", "cpu", "cuda")
@@ -172,7 +172,7 @@ def load_clap(
         if ckpt is not None:
             if not ckpt.is_file():
                 raise MosaiqError(f"CLAP checkpoint {ckpt} not found")
-            digest = sha256_file(ckpt)
+            digest = file_digest(ckpt)
             if checkpoint_sha256 and digest != checkpoint_sha256.lower():
                 raise MosaiqError(
                     f"CLAP checkpoint {ckpt}: sha256 {digest} is not the declared "

@@ -16,6 +16,12 @@ difference between the workbook and the recomputation is flagged on the clip, ne
 - participant_id 37366 belongs to two people: the participant key is participant_id together
   with tree_node_key (one per participant otherwise).
 - Per-person start and end times are not published; age is banded.
+- Media: a clip's audio is ``<recording>`` (already ending in ``.mp3``) in the published
+  ``DeLTA_mp3_boost_8dB.zip`` (Zenodo record 7158057; the 8 dB boost is the authors'). SOURCES
+  note: whether the zip holds the files in a ``DeLTA_mp3_boost_8dB/`` folder is **not known for
+  certain** here; the path is the ``build.DeLTA.audio_asset`` pattern (``{recording}`` filled
+  in), default ``DeLTA_mp3_boost_8dB/{recording}``. ``start_s`` 0, ``end_s`` empty: the whole
+  recording. MP3 has no calibration: the level is declared in ``media.DeLTA.calibration``.
 - Ratings without an annoyance value keep their labels and are flagged ``annoyance_missing``;
   responses and clips without any source label are flagged ``no_source_label``.
 """
@@ -216,6 +222,31 @@ def _stem(recording: pd.Series) -> pd.Series:
     return recording.str.strip().str.replace(r"\.mp3$", "", regex=True, case=False)
 
 
+AUDIO_ASSET = "DeLTA_mp3_boost_8dB/{recording}"
+MEDIA = {
+    "unit": "one 15 s MP3 per recording, from DeLTA_mp3_boost_8dB.zip (Zenodo 7158057)",
+    "audio_asset": f"build.DeLTA.audio_asset (default {AUDIO_ASSET!r}; folder unconfirmed)",
+    "window": "start_s 0, end_s empty: the whole recording",
+    "calibration": "declared in media.DeLTA.calibration (MP3 holds no pressure reference)",
+}
+
+
+def link_media(clips: pd.DataFrame, pattern: str | None) -> pd.DataFrame:
+    """``audio_asset`` from the pattern (``None``: the default; ``""``: no media linked)."""
+    pattern = AUDIO_ASSET if pattern is None else str(pattern)
+    out = clips.copy()
+    if not pattern:
+        out["audio_asset"] = pd.Series(pd.NA, index=out.index, dtype="string")
+        return out
+    if "{recording}" not in pattern or pattern.replace("{recording}", "").count("{"):
+        raise InputError(f"params.yaml build.DeLTA.audio_asset {pattern!r}: use {{recording}}")
+    out["audio_asset"] = pd.array(
+        [pattern.replace("{recording}", str(r)) for r in out["recording"]], dtype="string"
+    )
+    out["start_s"] = 0.0
+    return out
+
+
 def read(root: Path, params: dict[str, Any]) -> SourceTables:
     survey_path = require_raw(
         raw_file(root, params, DATASET_ID, "survey"), DATASET_ID, "the survey workbook"
@@ -231,6 +262,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     require_columns(collapsed, COLLAPSED_COLUMNS, file=collapsed_path.name)
     responses = _responses(survey, survey_path.name)
     clips = _clips(collapsed, collapsed_path.name)
+    clips = link_media(clips, (params.get("build", {}).get(DATASET_ID) or {}).get("audio_asset"))
     unknown = ~responses["clip_id"].isin(clips["clip_id"])
     exclusions = exclusions_frame(
         pd.DataFrame(
@@ -389,4 +421,5 @@ SOURCE = Source(
     mean_columns=MEAN_COLUMNS,
     label_columns=tuple(LABEL_COLUMNS.values()),
     finish_clips=finish_clips,
+    media=MEDIA,
 )

@@ -17,6 +17,12 @@ LocationID/SessionID. The quirks handled here, each documented in the README:
 - RecordID is not unique across the file; (GroupID, RecordID) is.
 - ``gen00`` mixes words with the undocumented codes 1 and 2: the words are normalised, the codes
   are kept as ``code_1``/``code_2`` rather than guessed.
+- Media: a clip is one GroupID, and one GroupID is one binaural recording (calibrated pascals,
+  about 30 s; ``recording_length_s``). ``audio_asset`` is that recording's path under the ISD
+  media root, made from the ``build.ISD.audio_asset`` pattern; ``start_s`` is 0 and ``end_s``
+  is empty: the clip is the whole recording. SOURCES note: the file names inside the published
+  ISD audio archive are **not known for certain** here (the four excerpts at hand are named
+  ``trimmed_CT101.wav``...); the default pattern ``{GroupID}.wav`` is a setting, not a fact.
 - Personal data is dropped: free text, WHO-5, education, ethnicity, occupation, per-person times
   and GPS. Ages are published as bands; location coordinates are one point per location (the
   median of the respondents' positions, 4 decimals), not per person.
@@ -58,6 +64,15 @@ from mosaiq.sources.base import (
 DATASET_ID = "ISD"
 SCALE = LIKERT_5
 RAW_FILENAME = "ISD v1.0 Data.csv"
+# Path of a clip's recording under the media root; {GroupID}, {LocationID}, {SessionID} are
+# filled in. Not confirmed against the published archive: a setting (build.ISD.audio_asset).
+AUDIO_ASSET = "{GroupID}.wav"
+MEDIA = {
+    "unit": "one binaural recording per GroupID (calibrated pascal float WAV, about 30 s)",
+    "audio_asset": f"build.ISD.audio_asset (default {AUDIO_ASSET!r}; archive names unconfirmed)",
+    "window": "start_s 0, end_s empty: the whole recording",
+    "calibration": "pascal",
+}
 KNOWN_SHA256 = "1e54e41c694b7054e137210dc632a7d0c0aa6eca91e4b5e6a59605ea6411e3cf"
 SOUNDSCAPY = "soundscapy"
 
@@ -366,6 +381,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     )
     keep = ~placeholder.to_numpy()
     clips = _clips(raw, clip_id, loc, ses, grp, shown)
+    clips = link_media(clips, require_dataset_param(params, DATASET_ID).get("audio_asset"))
     return SourceTables(
         responses=responses[keep].reset_index(drop=True),
         clips=clips[clips["GroupID"].map(lambda g: g not in PLACEHOLDER_GROUP_IDS)],
@@ -434,6 +450,27 @@ def _clips(
     return clips.reset_index()
 
 
+def link_media(clips: pd.DataFrame, pattern: str | None) -> pd.DataFrame:
+    """``audio_asset`` from the pattern (``None``: the default; ``""``: no media linked)."""
+    pattern = AUDIO_ASSET if pattern is None else str(pattern)
+    if not pattern:
+        return clips
+    try:
+        assets = [
+            pattern.format(GroupID=g, LocationID=loc, SessionID=s)
+            for g, loc, s in clips[["GroupID", "LocationID", "SessionID"]].itertuples(index=False)
+        ]
+    except (KeyError, IndexError, ValueError) as exc:
+        raise MosaiqError(
+            f"params.yaml build.ISD.audio_asset {pattern!r}: only {{GroupID}}, {{LocationID}} "
+            f"and {{SessionID}} can be filled in ({exc})"
+        ) from exc
+    out = clips.copy()
+    out["audio_asset"] = pd.array(assets, dtype="string")
+    out["start_s"] = 0.0
+    return out
+
+
 SOURCE = Source(
     dataset_id=DATASET_ID,
     read=read,
@@ -451,4 +488,5 @@ SOURCE = Source(
     committed=True,
     mean_columns=MEAN_COLUMNS,
     acoustic_columns=tuple(name for _src, name, *_ in ACOUSTIC_COLUMNS),
+    media=MEDIA,
 )
