@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -231,7 +231,7 @@ def features_clip(
 
 
 def _audio_feature(
-    which: str,
+    run: Any,
     dataset: str,
     mode: str,
     limit: int | None,
@@ -239,9 +239,8 @@ def _audio_feature(
     no_progress: bool,
     root: Path | None,
 ) -> None:
-    from mosaiq.features.audio import FeatureRunError, run_acoustics, run_clap
+    from mosaiq.features.runner import FeatureRunError
 
-    run = run_acoustics if which == "acoustics" else run_clap
     try:
         summary = run(
             _root(root),
@@ -276,7 +275,9 @@ def features_acoustics(
     root: Root = None,
 ) -> None:
     """Acoustic indicators of the clips' audio, ISD names and units (params: acoustics, media)."""
-    _audio_feature("acoustics", dataset, mode, limit, skip_missing_media, no_progress, root)
+    from mosaiq.features.acoustics import run_acoustics
+
+    _audio_feature(run_acoustics, dataset, mode, limit, skip_missing_media, no_progress, root)
 
 
 @features_app.command("clap")
@@ -289,7 +290,9 @@ def features_clap(
     root: Root = None,
 ) -> None:
     """CLAP audio embeddings of the clips (settings: params.yaml clap, media)."""
-    _audio_feature("clap", dataset, mode, limit, skip_missing_media, no_progress, root)
+    from mosaiq.features.clap import run_clap
+
+    _audio_feature(run_clap, dataset, mode, limit, skip_missing_media, no_progress, root)
 
 
 @features_app.command("cityseg")
