@@ -37,7 +37,7 @@ from mosaiq.settings import load_params, param
 
 __all__ = ["FeatureRunError", "run_acoustics"]
 
-ACOUSTICS = FeatureSpec("acoustic_indicators", "acoustic_indicators", "audio")
+ACOUSTICS = FeatureSpec("acoustic_indicators", "psychoacoustic_descriptor", "audio")
 # indicator objects stay inline in the record file (one CSV, read in one go)
 INLINE_BYTES = 1 << 20
 

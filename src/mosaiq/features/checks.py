@@ -1,9 +1,10 @@
 """Checks of feature records that Table Schema cannot express.
 
 For every record: the stored value exists (file inside the dataset folder, shard row, or base64
-bytes), has the declared dimension and dtype, is finite, matches its checksum, and a CLIP
+bytes), has the declared dimension and dtype, is finite, matches its checksum, and a CLIP or CLAP
 embedding has norm 1 (within the precision of its dtype); a segmentation summary has group ratios
-in [0, 1] summing to at most 1; the provenance is JSON with the keys its feature type requires.
+in [0, 1] summing to at most 1; acoustic indicators are numbers (or null where a library gives
+none); the provenance is JSON with the keys its feature type requires.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ REQUIRED_PROVENANCE = {
     "visual_clip_embedding": PROVENANCE_KEYS,
     "visual_semantic_summary": ("class_map", "class_map_sha256", "frames_used"),
 }
+# features of this project checked by name (other features may share their types)
+REQUIRED_BY_NAME = {
+    "acoustic_indicators": ("libraries", "calibration", "settings", "window_s"),
+    "clap_embedding": ("model", "weights", "libraries", "preprocessing", "pooling", "window_s"),
+}
+UNIT_NORM = ("visual_clip_embedding",)
+UNIT_NORM_NAMES = ("clap_embedding",)
 GROUP_SLACK = 1e-9
 
 Problem = tuple[int, str, str, str]  # row, field, code, message
@@ -90,7 +98,7 @@ def _vector(vec: np.ndarray, rec: dict, row: int) -> Iterator[Problem]:
         return
     if pd.notna(rec.get("checksum")) and vector_checksum(vec) != rec["checksum"]:
         yield row, "checksum", "feature-checksum", "stored vector does not match its checksum"
-    if rec.get("feature_type") == "visual_clip_embedding":
+    if rec.get("feature_type") in UNIT_NORM or rec.get("feature_name") in UNIT_NORM_NAMES:
         norm = float(np.linalg.norm(vec.astype(np.float64)))
         tol = NORM_TOLERANCE.get(str(vec.dtype), 1e-5)
         if abs(norm - 1) > tol:
@@ -98,7 +106,7 @@ def _vector(vec: np.ndarray, rec: dict, row: int) -> Iterator[Problem]:
                 row,
                 "feature_path",
                 "feature-norm",
-                f"CLIP embedding has norm {norm:.6f}, expected 1 within {tol}",
+                f"embedding has norm {norm:.6f}, expected 1 within {tol}",
             )
 
 
@@ -115,6 +123,20 @@ def _summary(base: Path, rec: dict, row: int) -> Iterator[Problem]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         yield row, "feature_value_json", "feature-json", f"not JSON: {exc}"
+        return
+    if rec.get("feature_name") == "acoustic_indicators":
+        bad_values = sorted(
+            k
+            for k, v in value.items()
+            if v is not None and (not isinstance(v, int | float) or not np.isfinite(v))
+        )
+        if bad_values:
+            yield (
+                row,
+                "feature_value_json",
+                "feature-not-finite",
+                f"indicators that are not finite numbers: {bad_values[:5]}",
+            )
         return
     groups = value.get("group_ratios", {})
     bad = {g: r for g, r in groups.items() if not (0 <= float(r) <= 1)}
@@ -134,6 +156,10 @@ def _provenance(rec: dict, row: int) -> Iterator[Problem]:
     if not isinstance(prov, dict):
         yield row, "provenance_json", "feature-provenance", "not a JSON object"
         return
-    missing = [k for k in REQUIRED_PROVENANCE.get(rec.get("feature_type"), ()) if k not in prov]
+    required = (
+        *REQUIRED_PROVENANCE.get(rec.get("feature_type"), ()),
+        *REQUIRED_BY_NAME.get(rec.get("feature_name"), ()),
+    )
+    missing = [k for k in required if k not in prov]
     if missing:
         yield row, "provenance_json", "feature-provenance", f"missing keys {missing}"

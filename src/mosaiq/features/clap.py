@@ -40,7 +40,7 @@ from mosaiq.settings import load_params, param
 
 __all__ = ["FeatureRunError", "run_clap"]
 
-CLAP = FeatureSpec("clap_embedding", "audio_clap_embedding", "audio")
+CLAP = FeatureSpec("clap_embedding", "audio_embedding", "audio")
 
 
 class ClapAudioEncoder:
