@@ -24,6 +24,7 @@ from mosaiq.features.runner import FeatureRunError
 from mosaiq.features.store import read_records
 from mosaiq.validate import validate_all
 from tests.conftest import BIN, copy_project, run, set_params
+from tests.test_fetch import server  # noqa: F401  (the local HTTP server fixture)
 
 EXCERPTS = ("CT101", "CT102", "CT103", "CT104")
 
@@ -266,3 +267,53 @@ def test_clap_stage_with_seeded_random_weights(
     assert np.array_equal(mosaiq.load_features("ISD", "clap", root=other).dropna(), got)
     report = validate_all(root, ["ISD"])
     assert report.valid, [str(e) for p in report.packages for e in p.errors][:5]
+
+
+def test_fetch_media_downloads_verifies_and_unpacks(
+    project: Path,
+    shared_data: Path,
+    server: tuple[str, Path],  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    """`mosaiq fetch DeLTA --media` from a Zenodo-shaped record on a local server: the archive
+    is checksum-verified and unpacked into the media root; a member leaving it is refused."""
+    import zipfile
+
+    from tests.test_fetch import _zenodo_record
+
+    base, served = server
+    archive = tmp_path / "DeLTA_mp3_boost_8dB.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for group in EXCERPTS[:2]:
+            src = shared_data / "ISD" / "audio" / f"trimmed_{group}.wav"
+            zf.write(src, f"DeLTA_mp3_boost_8dB/{group}.wav")
+    _zenodo_record(served, base, 7158057, {archive.name: archive})
+    media = tmp_path / "media"
+    set_params(
+        project,
+        lambda p: (
+            p["fetch"].update(zenodo_api=f"{base}/api"),
+            p["media"]["DeLTA"].update(root=str(media)),
+        ),
+    )
+    out = run([str(BIN / "mosaiq"), "fetch", "DeLTA", "--media"], cwd=project).stdout
+    assert "2 files unpacked" in out
+    for group in EXCERPTS[:2]:
+        got = media / "DeLTA_mp3_boost_8dB" / f"{group}.wav"
+        want = shared_data / "ISD" / "audio" / f"trimmed_{group}.wav"
+        assert got.read_bytes() == want.read_bytes()
+    # present and verified: nothing downloaded again
+    assert (
+        "present, checksum ok"
+        in run([str(BIN / "mosaiq"), "fetch", "DeLTA", "--media"], cwd=project).stdout
+    )
+    # a tampered archive on the server: the checksum refuses it, nothing is kept
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../outside.wav", b"x")
+    (served / "files" / "7158057" / archive.name).write_bytes(evil.read_bytes())
+    proc = run(
+        [str(BIN / "mosaiq"), "fetch", "DeLTA", "--media", "--force"], cwd=project, check=False
+    )
+    assert proc.returncode != 0 and "checksum mismatch" in proc.stderr
+    assert not (media.parent / "outside.wav").exists()

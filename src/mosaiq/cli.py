@@ -80,14 +80,23 @@ def build(
 def fetch(
     dataset: Annotated[str, typer.Argument(help="ARAUS, SATP or DeLTA.")],
     force: Annotated[bool, typer.Option("--force", help="Download even if present.")] = False,
+    media: Annotated[
+        bool,
+        typer.Option("--media", help="The published audio archives, into media.DATASET.root."),
+    ] = False,
     root: Root = None,
 ) -> None:
     """Download DATASET's official raw files into datasets/DATASET/raw/, checksum-verified."""
     from mosaiq.fetch import fetch as run_fetch
 
-    for path, what in run_fetch(_root(root), dataset, force=force):
+    for path, what in run_fetch(_root(root), dataset, force=force, media=media):
         typer.echo(f"{path.name}: {what}")
-    typer.echo(f"now run `dvc repro` to build {dataset}")
+    if media:
+        typer.echo(
+            f"now run `mosaiq media {dataset}`, then `dvc repro --force acoustics@{dataset}`"
+        )
+    else:
+        typer.echo(f"now run `dvc repro` to build {dataset}")
 
 
 @app.command(name="catalogue")

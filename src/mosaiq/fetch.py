@@ -44,6 +44,7 @@ class Download:
     url: str
     checksum: str  # "<algorithm>:<hex digest>"
     extract: list[str] = field(default_factory=list)
+    unpack: bool = False  # every member into the destination (media archives)
 
 
 def _get(url: str) -> http.client.HTTPResponse:
@@ -75,14 +76,20 @@ def _zenodo_file(api: str, record: int | str, name: str) -> tuple[str, str]:
     raise MosaiqError(f"Zenodo record {record} has no file {name!r}; it has {names}")
 
 
-def plan(params: dict[str, Any], dataset: str) -> list[Download]:
+def plan(params: dict[str, Any], dataset: str, *, media: bool = False) -> list[Download]:
     if dataset not in DATASETS:
         raise MosaiqError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    entries = param(params, f"fetch.{dataset}")
+    key = f"fetch.media.{dataset}" if media else f"fetch.{dataset}"
+    entries = param(params, key)
     if not entries:
         raise MosaiqError(
-            f"params.yaml has no fetch.{dataset} entry: nothing to download "
-            f"(the {dataset} raw file ships with an installed package)"
+            f"params.yaml has no {key} entry: nothing to download "
+            + (
+                f"(no published address of the {dataset} recordings is known here; place them "
+                f"under media.{dataset}.root)"
+                if media
+                else f"(the {dataset} raw file ships with an installed package)"
+            )
         )
     api = param(params, "fetch.zenodo_api", ZENODO_API)
     out = []
@@ -94,7 +101,8 @@ def plan(params: dict[str, Any], dataset: str) -> list[Download]:
             url, checksum = entry["url"], entry.get("checksum")
         if not checksum or ":" not in checksum:
             raise MosaiqError(f"fetch.{dataset}: {name} has no checksum ('algorithm:hex')")
-        out.append(Download(name, url, checksum.lower(), list(entry.get("extract", []))))
+        extract = list(entry.get("extract", []))
+        out.append(Download(name, url, checksum.lower(), extract, bool(entry.get("unpack"))))
     return out
 
 
@@ -153,12 +161,49 @@ def extract(archive: Path, members: list[str], dest: Path) -> list[Path]:
     return out
 
 
-def fetch(root: Path, dataset: str, *, force: bool = False) -> list[tuple[Path, str]]:
-    """Download (or confirm) every raw file of ``dataset``; returns (path, what happened)."""
+def unpack(archive: Path, dest: Path) -> int:
+    """Every member of a zip archive under ``dest`` (a member that would leave it is refused);
+    members already there with the same size are kept. The number of files written."""
+    base = dest.resolve()
+    written = 0
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            target = (base / info.filename).resolve()
+            if not target.is_relative_to(base):
+                raise MosaiqError(f"{archive.name}: member {info.filename!r} leaves {dest}")
+            if target.is_file() and target.stat().st_size == info.file_size:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = target.with_name(f".{target.name}.part-{os.getpid()}")
+            try:
+                with zf.open(info) as src, part.open("wb") as fh:
+                    shutil.copyfileobj(src, fh, CHUNK)
+                os.replace(part, target)
+            finally:
+                part.unlink(missing_ok=True)
+            written += 1
+    return written
+
+
+def media_dir(root: Path, params: dict[str, Any], dataset: str) -> Path:
+    value = param(params, f"media.{dataset}.root")
+    if not value:
+        raise MosaiqError(f"params.yaml media.{dataset}.root is not set")
+    p = Path(str(value)).expanduser()
+    return p if p.is_absolute() else root / p
+
+
+def fetch(
+    root: Path, dataset: str, *, force: bool = False, media: bool = False
+) -> list[tuple[Path, str]]:
+    """Download (or confirm) every raw file of ``dataset`` (with ``media``: its published audio
+    archives, into the media root, unpacked); returns (path, what happened)."""
     params = load_params(root)
-    dest = raw_dir(root, params, dataset)
+    dest = media_dir(root, params, dataset) if media else raw_dir(root, params, dataset)
     done = []
-    for item in plan(params, dataset):
+    for item in plan(params, dataset, media=media):
         target = dest / item.name
         if not force and file_matches(target, item.checksum):
             done.append((target, "present, checksum ok"))
@@ -167,4 +212,6 @@ def fetch(root: Path, dataset: str, *, force: bool = False) -> list[tuple[Path, 
             done.append((target, f"downloaded, {item.checksum.split(':')[0]} ok"))
         for path in extract(target, item.extract, dest) if item.extract else []:
             done.append((path, f"extracted from {item.name}"))
+        if item.unpack:
+            done.append((dest, f"{unpack(target, dest)} files unpacked from {item.name}"))
     return done

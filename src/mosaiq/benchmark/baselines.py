@@ -5,8 +5,11 @@
   not seen in training);
 - ``label_prevalence``: each label's training prevalence as its score;
 - ``ridge_acoustic`` / ``elastic_net_acoustic`` / ``ridge_visual``: a linear model per target on
-  the acoustic indicators or the CLIP embeddings (median imputation, standardisation), its
-  penalty chosen by cross-validation on the split's training folds (grouped like the split).
+  the published acoustic indicators or the CLIP embeddings (median imputation, standardisation),
+  its penalty chosen by cross-validation on the split's training folds (grouped like the split);
+  ``ridge_indicators`` / ``elastic_net_indicators`` / ``ridge_audio`` the same on the acoustic
+  indicators computed from the audio and on the CLAP embeddings (``needs media`` while the
+  dataset's recordings are not present).
 
 A baseline whose inputs are absent (e.g. ARAUS's acoustic indicators in the re-assembled copy,
 or visual features before any are computed) is reported as skipped, with the reason.
@@ -26,16 +29,17 @@ import pandas as pd
 
 from mosaiq.benchmark import metrics as M
 from mosaiq.benchmark.tasks import (
+    MEDIA_INPUTS,
     PREDICTIONS_DIR,
     RESULTS_DIR,
     UNIT_SEP,
     Task,
+    feature_inputs,
     get_task,
     input_columns,
     leakage,
     load_tasks,
     task_partition,
-    visual_matrix,
 )
 from mosaiq.package import write_files_atomically
 
@@ -156,6 +160,14 @@ def predict(
     cols_train = train["inputs"].get(source)
     cols_test = test["inputs"].get(source)
     if not cols_train or not cols_test:
+        if source in MEDIA_INPUTS:
+            ds = test["dataset"]
+            return (
+                None,
+                f"needs media: no {source} features of {ds} computed here "
+                f"(`mosaiq features {MEDIA_INPUTS[source]} {ds}` once its audio is present)",
+                {},
+            )
         return None, f"skipped: no {source} inputs for these units", {}
     X_train, X_test = train["X"][source], test["X"][source]
     if X_train.notna().sum().sum() == 0:
@@ -172,14 +184,12 @@ def _part(root: Path, task: Task, part: str, *, drop_midpoint: bool = False) -> 
         if recomputed is not None:
             y = recomputed.dropna()
             units, rows = units.loc[y.index], rows.loc[y.index]
-    visual = (
-        visual_matrix(root, ds) if task.spec.get("inputs", {}).get("visual") else pd.DataFrame()
-    )
-    inputs = input_columns(root, task, ds, units, visual)
+    features = feature_inputs(root, task, ds)
+    inputs = input_columns(root, task, ds, units, features)
     X = {}
     for kind, cols in inputs.items():
-        if kind == "visual":
-            X[kind] = visual.reindex(units["clip_id"].astype(str)).set_axis(units.index)
+        if kind in features:
+            X[kind] = features[kind].reindex(units["clip_id"].astype(str)).set_axis(units.index)
         elif kind != "language":
             X[kind] = units[cols]
     return {"dataset": ds, "units": units, "rows": rows, "inputs": inputs, "X": X, "y": y}

@@ -216,13 +216,24 @@ def overlapping_clips(
     return out
 
 
-def visual_matrix(root: Path, dataset: str) -> pd.DataFrame:
-    """CLIP embeddings of the dataset's clips (one definition: the most common), by clip_id;
-    empty when the dataset has none."""
+# Input kinds a task may declare that are computed features, by record name (``inputs`` of a
+# task: ``{visual: clip_embedding, indicators: acoustic_indicators, audio: clap_embedding}``).
+FEATURE_INPUTS = ("visual", "indicators", "audio")
+# Audio-derived kinds: absent, they need the dataset's media (not an empty score).
+MEDIA_INPUTS = {"indicators": "acoustics", "audio": "clap"}
+CHANNEL_SUFFIXES = ("_left", "_right", "_mono")
+
+
+def feature_matrix(root: Path, dataset: str, name: str) -> pd.DataFrame:
+    """A computed feature of the dataset's clips (one definition: the most common), by clip_id;
+    empty when the dataset has none. Vectors give columns ``<name>_<i>``; named values (acoustic
+    indicators) their names, the channel-independent ones only (ISD's louder-channel values)."""
+    import json
+
     from mosaiq.features.store import load_vector, read_records
 
     try:
-        records = read_records(root, dataset, "clip_embedding")
+        records = read_records(root, dataset, name)
     except MosaiqError:
         return pd.DataFrame()
     if records.empty:
@@ -230,11 +241,33 @@ def visual_matrix(root: Path, dataset: str) -> pd.DataFrame:
     definition = records["definition_id"].value_counts().index[0]
     records = records[records["definition_id"] == definition]
     base = root / "datasets" / dataset
-    vectors = np.stack(
-        [load_vector(base, r).astype(np.float64) for r in records.to_dict("records")]
-    )
-    cols = [f"clip_{i}" for i in range(vectors.shape[1])]
-    return pd.DataFrame(vectors, index=records["clip_id"].astype(str).to_numpy(), columns=cols)
+    index = records["clip_id"].astype(str).to_numpy()
+    rows = records.to_dict("records")
+    if (records["value_format"] == "json").all():
+        values = [
+            json.loads(r["feature_value_json"])
+            if isinstance(r.get("feature_value_json"), str)
+            else json.loads((base / str(r["feature_path"])).read_text())
+            for r in rows
+        ]
+        frame = pd.DataFrame(values, index=index, dtype="float64")
+        keep = [c for c in frame.columns if not str(c).endswith(CHANNEL_SUFFIXES)]
+        return frame[keep]
+    vectors = np.stack([load_vector(base, r).astype(np.float64) for r in rows])
+    prefix = name.removesuffix("_embedding")
+    cols = [f"{prefix}_{i}" for i in range(vectors.shape[1])]
+    return pd.DataFrame(vectors, index=index, columns=cols)
+
+
+def visual_matrix(root: Path, dataset: str) -> pd.DataFrame:
+    """CLIP embeddings of the dataset's clips, by clip_id; empty when the dataset has none."""
+    return feature_matrix(root, dataset, "clip_embedding")
+
+
+def feature_inputs(root: Path, task: Task, dataset: str) -> dict[str, pd.DataFrame]:
+    """The computed features a task declares as inputs, by kind (empty frames where absent)."""
+    inputs = task.spec.get("inputs", {})
+    return {k: feature_matrix(root, dataset, inputs[k]) for k in FEATURE_INPUTS if inputs.get(k)}
 
 
 def task_units(root: Path, task: Task, dataset: str | None = None) -> pd.DataFrame:
@@ -265,7 +298,7 @@ def task_units(root: Path, task: Task, dataset: str | None = None) -> pd.DataFra
 
 
 def input_columns(
-    root: Path, task: Task, dataset: str, frame: pd.DataFrame, visual: pd.DataFrame
+    root: Path, task: Task, dataset: str, frame: pd.DataFrame, features: dict[str, pd.DataFrame]
 ) -> dict[str, list[str]]:
     """The allowed inputs present for these units, by kind (empty kinds are left out)."""
     inputs = task.spec.get("inputs", {})
@@ -274,8 +307,11 @@ def input_columns(
     cols = [c for c in cols if c in frame.columns]
     if cols and frame[cols].notna().any().any():
         out["acoustic"] = cols
-    if inputs.get("visual") and not visual.empty:
-        out["visual"] = list(visual.columns)
+    for kind, matrix in features.items():
+        if inputs.get(kind) and not matrix.empty:
+            present = matrix.reindex(frame["clip_id"].astype(str))
+            if present.notna().any().any():
+                out[kind] = list(matrix.columns)
     if inputs.get("language"):
         out["language"] = ["language"]
     return out
@@ -343,12 +379,12 @@ def load_task(
     base = find_root(root)
     t = get_task(base, task)
     ds, units, rows = task_partition(base, t, split)
-    visual = visual_matrix(base, ds) if t.spec.get("inputs", {}).get("visual") else pd.DataFrame()
-    kinds = input_columns(base, t, ds, units, visual)
+    features = feature_inputs(base, t, ds)
+    kinds = input_columns(base, t, ds, units, features)
     parts = []
     for kind, cols in kinds.items():
-        if kind == "visual":
-            parts.append(visual.reindex(units["clip_id"].astype(str)).set_axis(units.index))
+        if kind in features:
+            parts.append(features[kind].reindex(units["clip_id"].astype(str)).set_axis(units.index))
         else:
             parts.append(units[cols])
     X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=units.index)
