@@ -317,3 +317,27 @@ def test_fetch_media_downloads_verifies_and_unpacks(
     )
     assert proc.returncode != 0 and "checksum mismatch" in proc.stderr
     assert not (media.parent / "outside.wav").exists()
+
+
+def test_satp_and_delta_link_their_stimuli_by_setting(tmp_path: Path, shared_data: Path) -> None:
+    from mosaiq.build import build_dataset
+    from mosaiq.errors import MosaiqError
+    from tests.conftest import point_at_shared_data
+
+    root = copy_project(tmp_path / "p")
+    point_at_shared_data(root, shared_data, ("SATP", "DeLTA"))
+    build_dataset(root, "SATP")
+    assert mosaiq.load("SATP", "clips", root=root)["audio_asset"].isna().all()  # none by default
+    build_dataset(root, "DeLTA")
+    delta = mosaiq.load("DeLTA", "clips", root=root)
+    assert (delta["audio_asset"] == "DeLTA_mp3_boost_8dB/" + delta["recording"]).all()
+    set_params(root, lambda p: p["build"]["SATP"].update(audio_asset="stimuli/{recording}.wav"))
+    build_dataset(root, "SATP")
+    satp = mosaiq.load("SATP", "clips", root=root)
+    assert (satp["audio_asset"] == "stimuli/" + satp["recording"] + ".wav").all()
+    assert len(satp) == 27 and (satp["start_s"] == 0).all()
+    set_params(root, lambda p: p["build"]["SATP"].update(audio_asset="{Recording}.wav"))
+    with pytest.raises(
+        MosaiqError, match=r"build.SATP.audio_asset .*no column\(s\) \['Recording'\]"
+    ):
+        build_dataset(root, "SATP")

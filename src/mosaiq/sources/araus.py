@@ -38,6 +38,7 @@ from mosaiq.sources.base import (
     duplicated_key_error,
     exclusions_frame,
     field,
+    link_audio,
     numeric,
     raw_file,
     raw_input,
@@ -258,6 +259,11 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         inputs.append(raw_input(participants_path, len(people), role="participants"))
         frame = _with_participants(frame, people, participants_path.name)
     responses, clips, exclusions = frame
+    clips = link_audio(
+        clips,
+        (params.get("build", {}).get(DATASET_ID) or {}).get("audio_asset"),
+        setting="build.ARAUS.audio_asset",
+    )
     return SourceTables(
         responses, clips, exclusions, raw_rows=len(raw), source_file=path.name, inputs=inputs
     )
@@ -434,6 +440,16 @@ def _with_participants(frame: Frame, people: pd.DataFrame, shown: str) -> Frame:
     return merged, clips, exclusions
 
 
+MEDIA = {
+    "unit": "the augmented stimulus: base soundscape + masker at the SMR (clip columns "
+    "soundscape, masker, smr), as played to the participants",
+    "audio_asset": "build.ARAUS.audio_asset, a pattern of clip columns; the ARAUS authors "
+    "publish the soundscapes, the maskers and the script that mixes them, and no file name per "
+    "augmented stimulus is known for certain here, so nothing is linked by default",
+    "window": "start_s 0, end_s empty: the whole stimulus (30 s)",
+    "calibration": "declared in media.ARAUS.calibration",
+}
+
 SOURCE = Source(
     dataset_id=DATASET_ID,
     read=read,
@@ -454,4 +470,5 @@ SOURCE = Source(
     },
     mean_columns=MEAN_COLUMNS,
     acoustic_columns=tuple(ACOUSTIC_COLUMNS),
+    media=MEDIA,
 )

@@ -372,3 +372,25 @@ def join_flags(flags: Mapping[str, Any], index: pd.Index) -> pd.Series:
         joined = joined.where(~np.asarray(mask, dtype=bool), joined + name + ";")
     stripped = joined.str.rstrip(";")
     return stripped.mask(stripped.eq(""))
+
+
+def link_audio(clips: pd.DataFrame, pattern: str | None, *, setting: str) -> pd.DataFrame:
+    """``audio_asset`` of every clip from a path pattern filled with the clip's own columns
+    (``{recording}.wav``), ``start_s`` 0 (the whole recording); ``None`` or ``""``: no media
+    linked. A column the pattern names that the clips lack is an error naming the setting."""
+    if not pattern:
+        return clips
+    import string
+
+    names = [f for _t, f, _s, _c in string.Formatter().parse(str(pattern)) if f]
+    missing = sorted(set(names) - set(clips.columns))
+    if missing:
+        raise MosaiqError(
+            f"params.yaml {setting} {pattern!r}: the clips have no column(s) {missing}; "
+            f"available: {sorted(clips.columns)}"
+        )
+    out = clips.copy()
+    rows = out[names].astype("string").to_dict("records") if names else [{}] * len(out)
+    out["audio_asset"] = pd.array([str(pattern).format(**r) for r in rows], dtype="string")
+    out["start_s"] = 0.0
+    return out

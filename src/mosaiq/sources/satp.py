@@ -43,6 +43,7 @@ from mosaiq.sources.base import (
     exclusions_frame,
     field,
     join_flags,
+    link_audio,
     map_codes,
     numeric,
     raw_file,
@@ -185,6 +186,11 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         strings=("audio_asset", "video_asset", "video_asset_id", "source_flags"),
         numbers=("start_s", "end_s"),
     )
+    clips = link_audio(
+        clips,
+        (params.get("build", {}).get(DATASET_ID) or {}).get("audio_asset"),
+        setting="build.SATP.audio_asset",
+    )
     notes = {
         "non_integer_cohorts": sorted(
             responses.loc[responses["source_flags"].str.contains("non_integer", na=False), "cohort"]
@@ -248,6 +254,14 @@ def _participants(text: dict[str, pd.Series], shown: str) -> tuple[pd.Series, pd
     return split, twin
 
 
+MEDIA = {
+    "unit": "one of the 27 binaural stimuli (about 30 s), the clip's `recording`",
+    "audio_asset": "build.SATP.audio_asset, e.g. '{recording}.wav'; the file names of the "
+    "published SATP audio are not known for certain here, so nothing is linked by default",
+    "window": "start_s 0, end_s empty: the whole stimulus",
+    "calibration": "declared in media.SATP.calibration",
+}
+
 SOURCE = Source(
     dataset_id=DATASET_ID,
     read=read,
@@ -263,4 +277,5 @@ SOURCE = Source(
         "participant_id": "SATP_<Participant> (-<gender> for an ID shared by two people)",
     },
     mean_columns=MEAN_COLUMNS,
+    media=MEDIA,
 )
