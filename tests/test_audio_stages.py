@@ -23,7 +23,7 @@ from mosaiq.features.clap import run_clap
 from mosaiq.features.runner import FeatureRunError
 from mosaiq.features.store import read_records
 from mosaiq.validate import validate_all
-from tests.conftest import BIN, copy_project, run, set_params
+from tests.conftest import BIN, REPO, copy_project, run, set_params
 from tests.test_fetch import server  # noqa: F401  (the local HTTP server fixture)
 
 EXCERPTS = ("CT101", "CT102", "CT103", "CT104")
@@ -341,3 +341,34 @@ def test_satp_and_delta_link_their_stimuli_by_setting(tmp_path: Path, shared_dat
         MosaiqError, match=r"build.SATP.audio_asset .*no column\(s\) \['Recording'\]"
     ):
         build_dataset(root, "SATP")
+
+
+def test_the_benchmark_reads_computed_indicators_or_says_it_needs_media(
+    isd_project: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    from mosaiq.benchmark.baselines import leaderboard, run_task
+    from mosaiq.benchmark.plots import make_all
+    from mosaiq.benchmark.splits import write_splits
+
+    root = fresh(isd_project, tmp_path)
+    for rel in ("benchmark/tasks.yaml", "benchmark/tasks.schema.json"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / rel, root / rel)
+    write_splits(root)
+    before = run_task(root, "isd_iso", bootstrap=0)["result"]
+    for name in ("ridge_indicators", "elastic_net_indicators", "ridge_audio"):
+        assert before["baselines"][name]["status"].startswith("needs media"), name
+    assert "needs media" in leaderboard({"isd_iso": before})
+    assert before["baselines"]["ridge_acoustic"]["status"] == "ok"
+
+    arrange_media(root, shared_data, tmp_path / "media")
+    run_acoustics(root, "ISD", progress=False, skip_missing_media=True, limit=4)
+    # the four excerpts are all at one location, so on one side of the split only
+    parts = [mosaiq.load_task("isd_iso", split, root=root)[0] for split in ("train", "test")]
+    X = pd.concat(parts)
+    assert X["indicators:LAeq_dBA"].notna().sum() == 4
+    assert "LAeq_dBA" in X.columns  # the published value beside it
+    after = run_task(root, "isd_iso", bootstrap=0)["result"]
+    assert after["baselines"]["ridge_audio"]["status"].startswith("needs media")
+    made = {p.name for p in make_all(root)}
+    assert "isd_indicators_computed_vs_published.png" in made

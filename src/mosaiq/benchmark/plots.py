@@ -7,7 +7,9 @@ Which figures, of which datasets and tables, is declared under ``figures`` in th
 - ``circumplex_by_group``: the same, one panel per group (e.g. per ISD location);
 - ``pred_vs_obs_<task>.png``: predicted against observed for each baseline of a regression task;
 - ``label_prevalence``: how often each label (e.g. a DeLTA source label) is a clip's majority
-  label.
+  label;
+- ``computed_vs_published``: a dataset's published acoustic indicators against the same ones
+  computed from its recordings, one panel per indicator (only once some are computed).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 from mosaiq.benchmark.tasks import (
     PREDICTIONS_DIR,
     RESULTS_DIR,
+    feature_matrix,
     get_task,
     load_tasks,
     task_partition,
@@ -204,6 +207,48 @@ def label_prevalence(root: Path, dataset: str, columns: str, out: Path) -> Path 
     return _save(fig, out)
 
 
+def computed_vs_published(
+    root: Path, dataset: str, feature: str, columns: list[str], out: Path
+) -> Path | None:
+    """One scatter per indicator: published (x) against computed (y), on the same clips."""
+    from mosaiq.api import load
+
+    try:
+        clips = load(dataset, "clips", root=root)
+    except Exception:
+        return None
+    computed = feature_matrix(root, dataset, feature)
+    if computed.empty:
+        return None
+    published = clips.set_index(clips["clip_id"].astype(str))
+    shown = [c for c in columns if c in computed.columns and c in published.columns]
+    both = computed.index.intersection(published.index)
+    if not shown or both.empty:
+        return None
+    plt = _pyplot()
+    ncol = min(4, len(shown))
+    nrow = -(-len(shown) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3 * ncol, 3 * nrow), squeeze=False)
+    for ax, col in zip(axes.flat, shown, strict=False):
+        x = published.loc[both, col].astype(float)
+        y = computed.loc[both, col].astype(float)
+        ok = x.notna() & y.notna()
+        ax.scatter(x[ok], y[ok], s=12, color="tab:blue")
+        if ok.any():
+            lo = float(min(x[ok].min(), y[ok].min())) - 1
+            hi = float(max(x[ok].max(), y[ok].max())) + 1
+            ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8)
+            diff = float((y[ok] - x[ok]).mean())
+            ax.set_title(f"{col} (mean diff {diff:+.2f}, n={int(ok.sum())})", fontsize=8)
+        ax.set_xlabel("published")
+        ax.set_ylabel("computed")
+    for ax in list(axes.flat)[len(shown) :]:
+        ax.axis("off")
+    fig.suptitle(f"{dataset}: {feature}, computed from the recordings vs published")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
 def make_all(root: Path) -> list[Path]:
     out = root / PLOTS_DIR
     config = load_tasks(root)
@@ -218,4 +263,10 @@ def make_all(root: Path) -> list[Path]:
         made.append(predicted_vs_observed(root, name, out / f"pred_vs_obs_{name}.png"))
     for spec in figures.get("label_prevalence", []):
         made.append(label_prevalence(root, spec["dataset"], spec["columns"], out / spec["file"]))
+    for spec in figures.get("computed_vs_published", []):
+        made.append(
+            computed_vs_published(
+                root, spec["dataset"], spec["feature"], spec["columns"], out / spec["file"]
+            )
+        )
     return [p for p in made if p is not None]

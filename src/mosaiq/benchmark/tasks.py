@@ -384,7 +384,10 @@ def load_task(
     parts = []
     for kind, cols in kinds.items():
         if kind in features:
-            parts.append(features[kind].reindex(units["clip_id"].astype(str)).set_axis(units.index))
+            part = features[kind].reindex(units["clip_id"].astype(str)).set_axis(units.index)
+            if kind in MEDIA_INPUTS:  # computed indicators share the published ones' names
+                part = part.add_prefix(f"{kind}:")
+            parts.append(part)
         else:
             parts.append(units[cols])
     X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=units.index)
