@@ -24,7 +24,7 @@ import numpy as np
 
 from mosaiq.audio.media import Audio, AudioSpec, read_audio, resolve_audio, with_samples
 from mosaiq.errors import MosaiqError
-from mosaiq.layout import file_digest
+from mosaiq.layout import file_digest as sha256_file
 
 P_REF = 20e-6  # Pa: 0 dB SPL
 KINDS = ("pascal", "factor", "reference")
@@ -100,7 +100,7 @@ class Calibration:
             {
                 "kind": "reference",
                 "file": str(self.file),
-                "sha256": file_digest(path),
+                "sha256": sha256_file(path),
                 "level_db": self.level_db,
                 "rms_units": [float(r) for r in rms],
                 "pa_per_unit": list(factors),

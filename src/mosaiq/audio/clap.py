@@ -31,7 +31,7 @@ import numpy as np
 
 from mosaiq.audio.media import resample
 from mosaiq.errors import MosaiqError
-from mosaiq.layout import file_digest
+from mosaiq.layout import file_digest as sha256_file
 
 DEFAULT_MODEL = "laion/clap-htsat-unfused"
 DEVICES = ("auto", "cpu", "cuda")
@@ -172,7 +172,7 @@ def load_clap(
         if ckpt is not None:
             if not ckpt.is_file():
                 raise MosaiqError(f"CLAP checkpoint {ckpt} not found")
-            digest = file_digest(ckpt)
+            digest = sha256_file(ckpt)
             if checkpoint_sha256 and digest != checkpoint_sha256.lower():
                 raise MosaiqError(
                     f"CLAP checkpoint {ckpt}: sha256 {digest} is not the declared "
