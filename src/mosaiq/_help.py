@@ -15,6 +15,7 @@ HELP = (
     "  catalogue    Build the catalogue: facts of every source with counts...\n"
     "  validate     Validate every package (Table Schema + semantic checks);...\n"
     "  info         What is built here: status and counts per dataset, and the...\n"
+    "  media        Which clips resolve to a usable audio file (headers only;...\n"
     "  export       Write exports/: Parquet tables with a dataset card,...\n"
     "  release      Cut benchmark release X.Y.Z (manifest, changelog,...\n"
     "  tasks        List the benchmark tasks (benchmark/tasks.yaml).\n"
@@ -25,5 +26,5 @@ HELP = (
     "  leaderboard  Print benchmark/leaderboard.md (and put it into the README...\n"
     "  db           Build exports/mosaiq.db (SQLite) and its Datasette...\n"
     "  serve        Browse the catalogue, the packages and the benchmark in a...\n"
-    "  features     Visual features of the clips (CLIP embeddings,...\n"
+    "  features     Features of the clips (CLIP and CLAP embeddings, acoustic...\n"
 )
