@@ -65,7 +65,10 @@ def test_what_each_source_declares():
     assert len(source("ISD").acoustic_columns) == 96
     assert len(source("DeLTA").label_columns) == 24
     assert source("DeLTA").scale is None and source("DeLTA").finish_clips is not None
-    assert all(source(ds).media is None for ds in DATASETS)  # no media layout published yet
+    for ds in DATASETS:  # every source states its media layout, and where it maps the audio
+        media = source(ds).media
+        assert media is not None and {"unit", "audio_asset", "window", "calibration"} <= set(media)
+        assert f"build.{ds}.audio_asset" in media["audio_asset"]
 
 
 def _imports(path):

@@ -390,7 +390,11 @@ def link_audio(clips: pd.DataFrame, pattern: str | None, *, setting: str) -> pd.
             f"available: {sorted(clips.columns)}"
         )
     out = clips.copy()
-    rows = out[names].astype("string").to_dict("records") if names else [{}] * len(out)
-    out["audio_asset"] = pd.array([str(pattern).format(**r) for r in rows], dtype="string")
+    values = out[names].astype("string") if names else pd.DataFrame(index=out.index)
+    rows: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in values.to_dict("records")
+    ] or [{}] * len(out)
+    assets = [str(pattern).format(**r) for r in rows]
+    out["audio_asset"] = pd.Series(assets, index=out.index, dtype="string")
     out["start_s"] = 0.0
     return out

@@ -23,6 +23,8 @@ LocationID/SessionID. The quirks handled here, each documented in the README:
   is empty: the clip is the whole recording. SOURCES note: the file names inside the published
   ISD audio archive are **not known for certain** here (the four excerpts at hand are named
   ``trimmed_CT101.wav``...); the default pattern ``{GroupID}.wav`` is a setting, not a fact.
+  ``ET203``, used in two sessions, gives both its clips one file under that default; a pattern
+  with ``{SessionID}`` tells them apart if the archive does.
 - Personal data is dropped: free text, WHO-5, education, ethnicity, occupation, per-person times
   and GPS. Ages are published as bands; location coordinates are one point per location (the
   median of the respondents' positions, 4 decimals), not per person.
