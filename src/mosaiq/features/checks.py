@@ -157,8 +157,8 @@ def _provenance(rec: dict, row: int) -> Iterator[Problem]:
         yield row, "provenance_json", "feature-provenance", "not a JSON object"
         return
     required = (
-        *REQUIRED_PROVENANCE.get(rec.get("feature_type"), ()),
-        *REQUIRED_BY_NAME.get(rec.get("feature_name"), ()),
+        *REQUIRED_PROVENANCE.get(str(rec.get("feature_type")), ()),
+        *REQUIRED_BY_NAME.get(str(rec.get("feature_name")), ()),
     )
     missing = [k for k in required if k not in prov]
     if missing:
