@@ -110,6 +110,8 @@ def decode_frames(
             raise AssetError(f"{path.name}: no video stream", kind="unreadable")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if stream.time_base is None:
+            raise AssetError(f"{path.name}: video stream without a time base", kind="unreadable")
         tb = float(stream.time_base)
         if times is None and _known(end_s):
             times = sample_times(start_s, end_s, 0.0, rule, k)
