@@ -10,7 +10,7 @@
   packets (no decoding; only up to the last wanted time when the segment's end is known), so
   the frame index is exact for variable-frame-rate files too, and the decoder seeks to the
   keyframe before each target and decodes forward to it (OpenCV's ``CAP_PROP_POS_MSEC`` seeking
-  assumes a constant rate and lands on the wrong frame in VFR files; see tests/test_frames.py).
+  assumes a constant rate and lands on the wrong frame in VFR files; see tests/features/test_frames.py).
 """
 
 from __future__ import annotations
