@@ -112,18 +112,21 @@ class ShardResult:
     media error (kind, message) that failed it."""
 
     outcomes: list[tuple[str, Decoded | None, Value | None, tuple[str, str] | None]]
+    batch_ends: set[int]  # positions in ``outcomes`` whose clip closed a batch
     provenance: dict[str, Any]
     worker: str
     seconds: float
 
 
 def encode_shard(
-    reader: Reader, encoder: Encoder, jobs: Sequence[Job], batch_units: int
-) -> list[tuple[str, Decoded | None, Value | None, tuple[str, str] | None]]:
+    reader: Reader, encoder: Encoder, jobs: Sequence[Job], batch_units: int, skip_missing: bool
+) -> tuple[list[tuple[str, Decoded | None, Value | None, tuple[str, str] | None]], set[int]]:
     """Read and encode a shard in order, in batches of at least ``batch_units`` units (the same
-    batches as :func:`~mosaiq.features.runner.run_feature` makes of this shard)."""
+    batches as :func:`~mosaiq.features.runner.run_feature` makes of this shard, which also
+    stops at media that stops the run); the outcomes and where batches end."""
     out: list[tuple[str, Decoded | None, Value | None, tuple[str, str] | None]] = []
     batch: list[tuple[int, Decoded]] = []
+    ends: set[int] = set()
 
     def encode() -> None:
         values = encoder.encode([d for _, d in batch])
@@ -131,6 +134,7 @@ def encode_shard(
             raise MosaiqError(f"the encoder returned {len(values)} values for {len(batch)} clips")
         for (at, d), v in zip(batch, values, strict=True):
             out[at] = (d.clip_id, Decoded(d.clip_id, None, d.n, d.fields, d.provenance), v, None)
+        ends.add(batch[-1][0])
         batch.clear()
 
     for job in jobs:
@@ -138,6 +142,8 @@ def encode_shard(
             decoded = reader(job)
         except AssetError as exc:
             out.append((job.clip_id, None, None, (exc.kind, str(exc))))
+            if exc.kind == "refused" or not skip_missing:
+                break
             continue
         out.append((job.clip_id, None, None, None))
         batch.append((len(out) - 1, decoded))
@@ -145,17 +151,20 @@ def encode_shard(
             encode()
     if batch:
         encode()
-    return out
+    return out, ends
 
 
-def run_shard(parts: Parts, jobs: Sequence[Job], batch_units: int) -> ShardResult:
+def run_shard(
+    parts: Parts, jobs: Sequence[Job], batch_units: int, skip_missing: bool
+) -> ShardResult:
     """The task: one shard on a worker."""
     from distributed import get_worker
 
     reader, encoder, provenance = built(parts)
     started = time.perf_counter()
-    outcomes = encode_shard(reader, encoder, jobs, batch_units)
-    return ShardResult(outcomes, provenance, get_worker().address, time.perf_counter() - started)
+    outcomes, ends = encode_shard(reader, encoder, jobs, batch_units, skip_missing)
+    seconds = time.perf_counter() - started
+    return ShardResult(outcomes, ends, provenance, get_worker().address, seconds)
 
 
 # --- on the client -------------------------------------------------------------------------
@@ -199,7 +208,7 @@ def connect(compute: Compute) -> _Cluster:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=logging.ERROR,
     )
     return _Cluster(Client(cluster), cluster)
@@ -240,7 +249,9 @@ def run_distributed(
     def submit() -> None:
         while state["submitted"] < len(shards) and state["submitted"] - state["merged"] < window:
             i = state["submitted"]
-            future = client.submit(run_shard, parts, list(shards[i]), batch_units, pure=False)
+            future = client.submit(
+                run_shard, parts, list(shards[i]), batch_units, skip_missing, pure=False
+            )
             index[str(future.key)] = i
             inflight[str(future.key)] = future
             pending.add(future)
@@ -269,10 +280,8 @@ def run_distributed(
                 shard = buffer.pop(state["merged"])
                 if state["merged"] == 0 or not writer.provenance:
                     writer.provenance = {**shard.provenance, **base_provenance}
-                error = _merge(shard, writer, summary, skip_missing)
+                error = _merge(shard, writer, summary, skip_missing, checkpoint_every)
                 state["merged"] += 1
-                if error is None and writer.pending >= checkpoint_every:
-                    summary.done += writer.flush()
             if error is not None:
                 break
             submit()
@@ -294,9 +303,15 @@ def run_distributed(
 
 
 def _merge(
-    result: ShardResult, writer: FeatureWriter, summary: Summary, skip_missing: bool
+    result: ShardResult,
+    writer: FeatureWriter,
+    summary: Summary,
+    skip_missing: bool,
+    checkpoint_every: int,
 ) -> tuple[str, AssetError] | None:
-    for clip_id, decoded, value, failure in result.outcomes:
+    """Add a shard's values in order, with the checkpoints a run in one process saves (after a
+    batch, once ``checkpoint_every`` clips wait); the media error that stops the run, if any."""
+    for at, (clip_id, decoded, value, failure) in enumerate(result.outcomes):
         if failure is not None:
             kind, message = failure
             if kind == "refused" or not skip_missing:
@@ -306,6 +321,8 @@ def _merge(
             continue
         assert decoded is not None and value is not None
         writer.add(decoded, value)
+        if at in result.batch_ends and writer.pending >= checkpoint_every:
+            summary.done += writer.flush()
     return None
 
 

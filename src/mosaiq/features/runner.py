@@ -181,15 +181,18 @@ def run_feature(
     batch: list[Decoded] = []
     error: tuple[str, AssetError] | None = None
     seen = 0
+
+    def encode() -> None:  # a batch ends: a checkpoint when enough clips wait
+        _encode(encoder, batch, writer, advance)
+        batch.clear()
+        if writer.pending >= checkpoint_every:
+            summary.done += writer.flush()
+
     try:
         while (item := items.get()) is not None:
             job, decoded, exc = item
-            if shard_size and seen and seen % shard_size == 0:  # a shard begins
-                if batch:
-                    _encode(encoder, batch, writer, advance)
-                    batch = []
-                if writer.pending >= checkpoint_every:  # checkpoints at a shard's end only
-                    summary.done += writer.flush()
+            if shard_size and seen and seen % shard_size == 0 and batch:  # a shard begins
+                encode()
             seen += 1
             if isinstance(exc, AssetError):
                 if exc.kind == "refused" or not skip_missing:
@@ -204,12 +207,9 @@ def run_feature(
             assert decoded is not None
             batch.append(decoded)
             if sum(d.n for d in batch) >= batch_units:
-                _encode(encoder, batch, writer, advance)
-                batch = []
-            if not shard_size and writer.pending >= checkpoint_every:
-                summary.done += writer.flush()
+                encode()
         if batch:  # the clips read before the end (or before an error) are kept
-            _encode(encoder, batch, writer, advance)
+            encode()
         summary.done += writer.flush()
     finally:
         _stop(thread, items, stop)
