@@ -182,29 +182,29 @@ def test_a_worker_killed_mid_run_gives_the_same_bytes(clip_runs, cluster):
     client.wait_for_workers(2, timeout=60)  # type: ignore[attr-defined]
 
 
-def test_a_killed_client_resumes_from_the_last_merged_shard(clip_runs):
+def test_a_killed_client_resumes_from_the_last_merged_shard(clip_runs, cluster):
+    address, _client = cluster
     root = _copy(clip_runs["project"], clip_runs["base"] / "client")
     set_params(root, lambda p: p["compute"].update(shard_size=1))
     set_params(root, lambda p: p["clip"].update(checkpoint_every=1))
     records_file = root / "datasets/ISD/features/clip_embedding.csv"
     proc = subprocess.Popen(
-        [str(BIN / "mosaiq"), "features", "clip", "ISD", "--no-progress", "--workers", "2"],
+        [str(BIN / "mosaiq"), "features", "clip", "ISD", "--no-progress", "--scheduler", address],
         cwd=root,
         env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # the client and the cluster it started, killed together
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if records_file.is_file() and len(read_records(root, "ISD", "clip_embedding")) >= 2:
             break
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)  # the client only: the cluster goes on
     proc.wait()
     partial = read_records(root, "ISD", "clip_embedding")
     assert 2 <= len(partial) < N_CLIPS - 1, "the run was not interrupted mid-way"
-    summary = clip.run(root, "ISD", skip_missing_video=True, progress=False, workers=2)
+    summary = clip.run(root, "ISD", skip_missing_video=True, progress=False, scheduler=address)
     assert summary.already == len(partial)
     records = read_records(root, "ISD", "clip_embedding")
     assert len(records) == N_CLIPS - 1 and records["clip_id"].is_unique
