@@ -177,6 +177,8 @@ def test_a_worker_killed_mid_run_gives_the_same_bytes(clip_runs, cluster):
     summary = clip.run(root, "ISD", skip_missing_video=True, progress=False, scheduler=address)
     killer.join()
     assert killed, "no worker was killed mid-run"
+    assert summary.workers_lost == 1
+    assert "1 workers lost during the run; their shards ran again" in summary.lines()[-1]
     assert summary.done == N_CLIPS - 1
     assert _outputs(root, "clip_embedding") == clip_runs["local"]
     client.wait_for_workers(2, timeout=60)  # type: ignore[attr-defined]

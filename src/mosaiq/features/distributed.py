@@ -23,6 +23,7 @@ tcp://host:8786``; a SLURM job array through ``dask-jobqueue``, a Kubernetes dep
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -237,7 +238,8 @@ def run_distributed(
     advance = progress or (lambda n: None)
     cluster = connect(compute)
     client = cluster.client
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})), compute.workers)
+    at_start = set(client.scheduler_info().get("workers", {}))
+    n_workers = max(1, len(at_start), compute.workers)
     window = window or 2 * n_workers + 2  # shards in flight or waiting to be merged, at most
     index: dict[str, int] = {}
     inflight: dict[str, Any] = {}
@@ -290,6 +292,10 @@ def run_distributed(
         for future in inflight.values():
             future.cancel()
         summary.workers = {w: (s.clips, s.seconds) for w, s in sorted(cluster.stats.items())}
+        # workers that left mid-run (killed, lost): their shards ran again elsewhere; nothing
+        # to report when the scheduler itself is gone
+        with contextlib.suppress(OSError, TimeoutError):
+            summary.workers_lost = len(at_start - set(client.scheduler_info().get("workers", {})))
         cluster.close()
         summary.finish()
     if error is not None:

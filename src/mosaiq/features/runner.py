@@ -87,6 +87,7 @@ class Summary:
     seconds: float = 0.0  # since the summary was made (the run's start)
     listed: int = 50  # skipped clips listed one by one, at most
     workers: dict[str, tuple[int, float]] = field(default_factory=dict)  # clips, busy seconds
+    workers_lost: int = 0  # workers that left a cluster run (their shards ran again)
     started: float = field(default_factory=time.perf_counter, repr=False)
 
     def finish(self) -> Summary:
@@ -115,6 +116,8 @@ class Summary:
         for worker, (clips, busy) in self.workers.items():
             speed = f"{clips / busy:.1f} clips/s busy" if busy > 0 else "-"
             out.append(f"  worker {worker}: {clips} clips, {busy:.1f} s, {speed}")
+        if self.workers_lost:
+            out.append(f"  {self.workers_lost} workers lost during the run; their shards ran again")
         return out
 
 
