@@ -52,10 +52,11 @@ _BUILD_CHILD = (
 import json, sys, time
 from pathlib import Path
 import pandas as pd
-from mosaiq.build import adapter, build_dataset
+from mosaiq.build import build_dataset
+from mosaiq.sources import source
 root, ds, repeat = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 raws = json.loads(sys.argv[4])
-adapter(ds)
+source(ds)
 base = rss_kb()
 times = []
 for _ in range(repeat):
