@@ -28,7 +28,7 @@ from mosaiq.harmonise import (
     straightlined,
 )
 from mosaiq.layout import BUILT, NOT_BUILT_ABSENT, catalogue_facts, package_dir, read_descriptor
-from mosaiq.package import table_to_csv, write_files_atomically, yaml_bytes
+from mosaiq.package import empty_columns, table_to_csv, write_files_atomically, yaml_bytes
 from mosaiq.paq import CENTRINGS, LIKERT_5, PAQ_IDS, Scale
 from mosaiq.schema import CLIP_FK, TableSpec, compose, field_names
 from mosaiq.settings import data_version, load_params, param
@@ -175,6 +175,8 @@ class _Built:
     src: SourceTables
     tables: dict[str, pd.DataFrame]
     harmonisation: dict[str, Any]
+    empty: dict[str, list[str]] = field(default_factory=dict)
+    """Columns of a table that the source leaves empty in every row: not in its frame."""
 
 
 def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str, Any]) -> _Built:
@@ -202,8 +204,10 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
                 "straightlining": quality.get("straightlining", "keep_midpoint"),
             },
         }
+    # Columns the source declares empty (Arrow null columns) are carried by name only.
+    empty = empty_columns(src.clips)
     # Clips whose every response was excluded carry no rating: they are not published.
-    clips = src.clips.merge(
+    clips = src.clips.drop(columns=empty).merge(
         clip_aggregates(declared, responses, "clip_id"), on="clip_id", how="inner"
     )
     if declared.finish_clips is not None:
@@ -230,6 +234,7 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
             "exclusions": exclusions.assign(dataset_id=declared.dataset_id),
         },
         harmonisation=harmonisation,
+        empty={"clips": empty},
     )
 
 
@@ -279,6 +284,7 @@ def _write(
     specs = table_specs(declared)
     schemas = schemas_for(root, declared, params)
     tables = built.tables if built else {}
+    empty = built.empty if built else {}
     files: dict[Path, bytes] = {}
     counts: dict[str, int] = {}
     for name in PACKAGE_TABLES:
@@ -298,7 +304,7 @@ def _write(
         if df is None:
             df = pd.DataFrame({c: pd.Series(dtype="object") for c in field_names(schema)})
         files[pkg / "data" / f"{name}.csv"] = table_to_csv(
-            df, schema, sort_by=specs[name].sort_by, table=f"{ds}/{name}"
+            df, schema, sort_by=specs[name].sort_by, table=f"{ds}/{name}", empty=empty.get(name, ())
         )
         counts[name] = len(df)
     descriptor = _descriptor(root, declared, params, built, status, reason, counts)

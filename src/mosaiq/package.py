@@ -103,6 +103,11 @@ def _text(value: str) -> pa.Scalar:
     return pa.scalar(value, pa.large_string())
 
 
+def empty_columns(df: pd.DataFrame) -> list[str]:
+    """The columns of ``df`` of Arrow's null type: declared empty, they hold no buffer."""
+    return [str(c) for c in df.columns if _is_null_column(df[c])]
+
+
 def _is_null_column(col: pd.Series) -> bool:
     """A column of Arrow's null type: declared empty, holds nothing."""
     return isinstance(col.dtype, pd.ArrowDtype) and pa.types.is_null(col.dtype.pyarrow_dtype)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from mosaiq.errors import FIRST_DATA_ROW, InputError, MosaiqError, RawInputAbsent, spreadsheet_row
 from mosaiq.layout import file_digest
@@ -357,12 +358,16 @@ def map_codes(
 def add_missing_columns(
     df: pd.DataFrame, *, strings: Sequence[str] = (), numbers: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """``df`` with every listed column present: missing ones are added empty, all at once."""
-    new = {
-        c: pd.Series(pd.NA, index=df.index, dtype="string") for c in strings if c not in df.columns
-    }
-    new.update({c: pd.Series(np.nan, index=df.index) for c in numbers if c not in df.columns})
-    return pd.concat([df, pd.DataFrame(new, index=df.index)], axis=1) if new else df
+    """``df`` with every listed column present: missing ones are added empty, all at once.
+
+    An added column is of Arrow's null type: it holds no buffer at all, whatever the rows, and
+    the build writes it as empty cells (:func:`mosaiq.package.empty_columns`)."""
+    added = [c for c in (*strings, *numbers) if c not in df.columns]
+    if not added:
+        return df
+    nothing = pd.arrays.ArrowExtensionArray(pa.nulls(len(df)))
+    new = pd.DataFrame(dict.fromkeys(added, nothing), index=df.index, copy=False)
+    return pd.concat([df, new], axis=1)
 
 
 def join_flags(flags: Mapping[str, Any], index: pd.Index) -> pd.Series:
