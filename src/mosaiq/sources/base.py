@@ -191,8 +191,57 @@ def numeric(
 ) -> pd.DataFrame:
     """Columns parsed as numbers; the first bad cell raises an error naming its row and column.
 
-    With ``scale``, values outside [minimum, maximum] are errors too.
+    Text is read with surrounding white space stripped (a blank cell is missing). With
+    ``scale``, values outside [minimum, maximum] are errors too. The columns are converted
+    together, as one block.
     """
+    columns = list(columns)
+    if not columns or any(df[c].dtype != object for c in columns):
+        return _numeric_by_column(df, columns, file=file, scale=scale, integer=integer)
+    cells = df[columns].to_numpy(dtype=object).ravel(order="F")
+    values = np.asarray(pd.to_numeric(cells, errors="coerce"), dtype=float)
+    given = pd.notna(cells)
+    retry = np.flatnonzero(np.isnan(values) & given)
+    if len(retry):  # white space the parser does not skip: strip, as str.strip does
+        stripped = np.array([str(v).strip() for v in cells[retry]], dtype=object)
+        values[retry] = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=float)
+        given[retry[stripped == ""]] = False
+    shape = (len(df), len(columns))
+    values2d = values.reshape(shape, order="F")
+    masks = [(np.isnan(values) & given, "not a number: {value!r}")]
+    if integer:
+        with np.errstate(invalid="ignore"):
+            masks.append(
+                (~np.isnan(values) & (values != np.round(values)), "not an integer: {value!r}")
+            )
+    if scale is not None:
+        with np.errstate(invalid="ignore"):
+            outside = (values < scale.minimum) | (values > scale.maximum)
+        masks.append((outside, f"rating {{value!r}} is outside the scale {scale}"))
+    hits = np.zeros(shape, dtype=bool)
+    for mask, _ in masks:
+        hits |= mask.reshape(shape, order="F")
+    if hits.any():
+        j = int(np.flatnonzero(hits.any(axis=0))[0])
+        for mask, message in masks:
+            reject_first(
+                mask.reshape(shape, order="F")[:, j],
+                message,
+                file=file,
+                column=columns[j],
+                values=df[columns[j]],
+            )
+    return pd.DataFrame(values2d, index=df.index, columns=columns)
+
+
+def _numeric_by_column(
+    df: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    file: Path | str,
+    scale: Scale | None = None,
+    integer: bool = False,
+) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     for col in columns:
         text = df[col].str.strip() if df[col].dtype == object else df[col]
