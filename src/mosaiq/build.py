@@ -33,7 +33,7 @@ from mosaiq.paq import CENTRINGS, LIKERT_5, PAQ_IDS, Scale
 from mosaiq.schema import CLIP_FK, TableSpec, compose, field_names
 from mosaiq.settings import data_version, load_params, param
 from mosaiq.sources import source
-from mosaiq.sources.base import Source, SourceTables, exclusions_frame
+from mosaiq.sources.base import Source, SourceTables, exclusions_frame, read_source
 
 SHARED_REASONS = {
     "incomplete_paq": "fewer PAQ items rated than build.harmonise.quality.min_paq_items",
@@ -148,7 +148,7 @@ def build_dataset(root: Path, dataset: str) -> BuildResult:
     params = load_params(root)
     declared = source(dataset)
     try:
-        tables = declared.read(root, params)
+        tables = read_source(declared, root, params)
     except RawInputAbsent as exc:
         existing = read_descriptor(root, dataset)
         if existing and existing.get("mosaiq", {}).get("build_status") == BUILT:

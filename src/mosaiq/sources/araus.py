@@ -64,6 +64,16 @@ OFFICIAL_COLUMNS = (
     *PAQ_COLUMNS,
 )
 COPY_COLUMNS = ("audio_file_id", "fold", "participant", "stimulus_index", *PAQ_COLUMNS)
+NUMBER_COLUMNS = (
+    *PAQ_COLUMNS,
+    "fold",
+    "fold_r",
+    "smr",
+    "stimulus_index",
+    "is_attention",
+    "appropriate",
+)
+"""Columns parsed as numbers (with the acoustic ones; the CSV parser reads them so)."""
 
 REASONS = {
     "practice_stimulus": "the practice stimulus shown first to every participant (fold -1)",
@@ -150,6 +160,7 @@ def _acoustic_fields() -> list[dict[str, Any]]:
 
 ACOUSTIC_FIELDS = _acoustic_fields()
 ACOUSTIC_COLUMNS = [f["name"] for f in ACOUSTIC_FIELDS]
+NUMBER_COLUMNS = (*NUMBER_COLUMNS, *ACOUSTIC_COLUMNS)
 
 CLIP_MEAN_PARTS: list[Part] = [
     "clip_counts",
@@ -241,7 +252,7 @@ def _participant_key(values: pd.Series) -> pd.Series:
 
 def read(root: Path, params: dict[str, Any]) -> SourceTables:
     path = require_raw(raw_file(root, params, DATASET_ID, "responses"), DATASET_ID, "responses.csv")
-    raw = read_tabular(path)
+    raw = read_tabular(path, numbers=NUMBER_COLUMNS)
     official = all(c in raw.columns for c in OFFICIAL_COLUMNS)
     if not official and not all(c in raw.columns for c in COPY_COLUMNS):
         raise InputError(

@@ -9,7 +9,10 @@ column names, ID rules, its rating scale, its quirks. It declares them in one :c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
@@ -147,13 +150,61 @@ def check_sha256(path: Path, expected: str | Sequence[str], *, param_key: str) -
     return actual
 
 
-def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pd.DataFrame:
-    """A raw CSV with every cell as text (blank cells missing), index = position of the row."""
+_TYPED = ContextVar("typed_reads", default=False)
+
+
+@contextmanager
+def typed_reads() -> Iterator[None]:
+    """Within: raw CSVs are read with their number columns (``numbers=``) parsed by the CSV
+    parser, not kept as text (see :func:`read_source`)."""
+    token = _TYPED.set(True)
+    try:
+        yield
+    finally:
+        _TYPED.reset(token)
+
+
+def read_source(declared: Source, root: Path, params: dict[str, Any]) -> SourceTables:
+    """``declared.read(root, params)``, its number columns parsed as the CSV is read.
+
+    The parser gives the same doubles as :func:`numeric` on the text. A file that does not
+    parse so, or whose checks fail, is read again as text, so that an error names the cell as
+    it is written."""
+    try:
+        with typed_reads():
+            return declared.read(root, params)
+    except InputError:
+        return declared.read(root, params)
+
+
+def read_csv_text(
+    path: Path, *, encoding: str = "utf-8-sig", numbers: Collection[str] = ()
+) -> pd.DataFrame:
+    """A raw CSV with every cell as text (blank cells missing), index = position of the row.
+
+    Under :func:`typed_reads`, the ``numbers`` columns are parsed as floats by the CSV parser
+    (``numeric`` then takes them as they are); if one does not parse, all are read as text.
+    """
     if path.stat().st_size == 0:
         raise InputError("file is empty", file=path)
+    unreadable = (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        df = None
+        if numbers and _TYPED.get():
+            kinds = defaultdict(lambda: str, dict.fromkeys(numbers, "float64"))
+            try:
+                df = pd.read_csv(
+                    path, dtype=kinds, keep_default_na=False, na_values=[""], encoding=encoding
+                )
+            except unreadable:
+                raise
+            except ValueError:  # a cell that is not a number: the text read finds it
+                df = None
+        if df is None:
+            df = pd.read_csv(
+                path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding
+            )
+    except unreadable as exc:
         raise InputError(f"cannot be read as CSV: {exc}", file=path) from exc
     if df.empty:
         raise InputError("file has a header but no data rows", file=path)
@@ -196,17 +247,22 @@ def numeric(
     together, as one block.
     """
     columns = list(columns)
-    if not columns or any(df[c].dtype != object for c in columns):
+    kinds = {df[c].dtype for c in columns}
+    if not columns or not kinds <= {np.dtype(object), np.dtype(float)}:
         return _numeric_by_column(df, columns, file=file, scale=scale, integer=integer)
-    cells = df[columns].to_numpy(dtype=object).ravel(order="F")
-    values = np.asarray(pd.to_numeric(cells, errors="coerce"), dtype=float)
-    given = pd.notna(cells)
-    retry = np.flatnonzero(np.isnan(values) & given)
-    if len(retry):  # white space the parser does not skip: strip, as str.strip does
-        stripped = np.array([str(v).strip() for v in cells[retry]], dtype=object)
-        values[retry] = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=float)
-        given[retry[stripped == ""]] = False
     shape = (len(df), len(columns))
+    if kinds == {np.dtype(float)}:  # parsed as the file was read
+        values = df[columns].to_numpy(dtype=float).ravel(order="F")
+        given = np.zeros(len(values), dtype=bool)
+    else:
+        cells = df[columns].to_numpy(dtype=object).ravel(order="F")
+        values = np.asarray(pd.to_numeric(cells, errors="coerce"), dtype=float)
+        given = pd.notna(cells)
+        retry = np.flatnonzero(np.isnan(values) & given)
+        if len(retry):  # white space the parser does not skip: strip, as str.strip does
+            stripped = np.array([str(v).strip() for v in cells[retry]], dtype=object)
+            values[retry] = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=float)
+            given[retry[stripped == ""]] = False
     values2d = values.reshape(shape, order="F")
     masks = [(np.isnan(values) & given, "not a number: {value!r}")]
     if integer:
@@ -288,11 +344,14 @@ def require_dataset_param(params: Mapping[str, Any], dataset: str) -> dict[str, 
     return node
 
 
-def read_tabular(path: Path, *, sheet: str | int | None = None) -> pd.DataFrame:
+def read_tabular(
+    path: Path, *, sheet: str | int | None = None, numbers: Collection[str] = ()
+) -> pd.DataFrame:
     """A raw table from CSV, or from a sheet of an xlsx workbook (default: the first sheet);
-    every cell as text, blank cells missing."""
+    every cell as text, blank cells missing (a CSV's ``numbers`` as floats under
+    :func:`typed_reads`)."""
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        return read_csv_text(path)
+        return read_csv_text(path, numbers=numbers)
     import openpyxl
 
     try:

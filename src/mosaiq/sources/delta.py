@@ -225,8 +225,10 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         DATASET_ID,
         "the collapsed-majority workbook",
     )
-    survey = read_tabular(survey_path)
-    collapsed = read_tabular(collapsed_path)
+    survey = read_tabular(survey_path, numbers=(*LABELS, "annoyance", "version", "age"))
+    collapsed = read_tabular(
+        collapsed_path, numbers=(*LABELS, "no_participants", "no_sources", "annoyance")
+    )
     require_columns(survey, SURVEY_COLUMNS, file=survey_path.name)
     require_columns(collapsed, COLLAPSED_COLUMNS, file=collapsed_path.name)
     responses = _responses(survey, survey_path.name)

@@ -205,7 +205,16 @@ REQUIRED_COLUMNS = (
     "RecordingLength",
     *(src for src, *_ in ACOUSTIC_COLUMNS),
 )
-
+NUMBER_COLUMNS = (
+    *PAQ_COLUMNS,
+    *SURVEY_ITEMS,
+    "age00",
+    "latitude",
+    "longitude",
+    "RecordingLength",
+    *(src for src, *_ in ACOUSTIC_COLUMNS),
+)
+"""Columns parsed as numbers (the CSV parser reads them so, see ``read_source``)."""
 
 _LIKERT = {"minimum": 1, "maximum": 5}
 
@@ -314,7 +323,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     )
     declared = require_dataset_param(params, DATASET_ID).get("sha256") or KNOWN_SHA256
     sha = check_sha256(path, declared, param_key="build.ISD.sha256")
-    raw = read_csv_text(path)
+    raw = read_csv_text(path, numbers=NUMBER_COLUMNS)
     require_columns(raw, REQUIRED_COLUMNS, file=path.name)
     shown = path.name
     n = len(raw)

@@ -133,7 +133,8 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         raw_file(root, params, DATASET_ID, "responses"), DATASET_ID, "the Main Merge sheet"
     )
     sheet = require_dataset_param(params, DATASET_ID).get("sheet", SHEET)
-    raw = read_tabular(path, sheet=sheet)
+    # PAQs stay text: an excluded rating is quoted as written
+    raw = read_tabular(path, sheet=sheet, numbers=("loud", "sequence_id"))
     shown = path.name if path.suffix.lower() == ".csv" else f"{path.name} [{sheet}]"
     require_columns(raw, REQUIRED_COLUMNS, file=shown)
     rows = source_rows(len(raw))
