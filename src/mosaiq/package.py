@@ -122,15 +122,15 @@ def _string_bytes(arr: pa.Array) -> bytes:
 
 def _csv_cells(col: pd.Series, order: np.ndarray) -> pa.Array:
     """One column's cells, in ``order``, as ``DataFrame.to_csv`` writes them: numbers with
-    numpy's shortest repr, integers and text as they are, text quoted where the csv module
+    the shortest repr, integers and text as they are, text quoted where the csv module
     quotes it (a delimiter, a quote or the line terminator in it), missing values empty."""
     if col.dtype == "float64":
         values = col.to_numpy()[order]
-        # Each distinct value (by its bits: -0.0 is not 0.0) is formatted once.
-        bits, inverse = np.unique(values.view(np.int64), return_inverse=True)
-        texts = bits.view(np.float64).astype(str).astype(object)
-        texts[np.isnan(bits.view(np.float64))] = ""
-        return pa.array(texts, pa.large_string()).take(pa.array(inverse.ravel()))
+        # Each distinct value (by its bits: -0.0 is not 0.0) is formatted once, by Python's
+        # repr (numpy's shortest repr gives the same text, slower).
+        codes, bits = pd.factorize(values.view(np.int64))
+        texts = ["" if v != v else repr(v) for v in bits.view(np.float64).tolist()]
+        return pa.array(texts, pa.large_string()).take(pa.array(codes))
     if col.dtype == "Int64":
         ints = pa.array(col.array, pa.int64()).take(pa.array(order))
         return pc.fill_null(pc.cast(ints, pa.large_string()), "")
