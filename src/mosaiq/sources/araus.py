@@ -46,6 +46,7 @@ from mosaiq.sources.base import (
     require_columns,
     require_raw,
     source_rows,
+    strip_text,
 )
 
 DATASET_ID = "ARAUS"
@@ -246,7 +247,7 @@ TABLES = {
 
 
 def _participant_key(values: pd.Series) -> pd.Series:
-    v = values.str.strip()
+    v = strip_text(values)
     return v.where(v.str.startswith("ARAUS_"), "ARAUS_" + v)
 
 
@@ -315,8 +316,8 @@ def _official(raw: pd.DataFrame, shown: str) -> Frame:
         raw, ["fold_r", "smr", "stimulus_index", "is_attention"], file=shown, integer=True
     )
     participant = _participant_key(raw["participant"])
-    soundscape = raw["soundscape"].str.strip().str.replace(r"\.wav$", "", regex=True)
-    masker = raw["masker"].str.strip().str.replace(r"\.wav$", "", regex=True)
+    soundscape = strip_text(raw["soundscape"]).str.replace(r"\.wav$", "", regex=True)
+    masker = strip_text(raw["masker"]).str.replace(r"\.wav$", "", regex=True)
     smr = ints["smr"].astype("Int64")
     clip_id = (
         "ARAUS_"
@@ -401,7 +402,7 @@ def _copy(raw: pd.DataFrame, shown: str) -> Frame:
     # Fold 0 of the copy holds per-stimulus means over the 5 test listeners, not responses of
     # the participant it is keyed to: say so in the key and in the flags.
     participant = participant.where(~test, "ARAUS_test_panel_mean")
-    clip_id = "ARAUS_" + raw["audio_file_id"].str.strip()
+    clip_id = "ARAUS_" + strip_text(raw["audio_file_id"])
     responses = _responses_frame(
         raw, shown, participant, ints["fold"], ints["stimulus_index"], clip_id
     )

@@ -447,12 +447,22 @@ def reject_first(
     raise InputError(text, file=file, row=spreadsheet_row(pos), column=column)
 
 
+def strip_text(values: pd.Series) -> pd.Series:
+    """``values.str.strip()``, each distinct text stripped once (raw columns repeat a lot)."""
+    if values.dtype != object:
+        return values.str.strip()
+    codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
+    stripped = [u.strip() if isinstance(u, str) else np.nan for u in uniques]
+    texts = np.array([*stripped, np.nan], dtype=object)  # code -1 (missing) takes the last
+    return pd.Series(texts[codes], index=values.index, name=values.name)
+
+
 def map_codes(
     raw: pd.Series, codes: Mapping[str, str], what: str, *, file: Path | str, column: str
 ) -> pd.Series:
     """Raw codes (trimmed) mapped to the shared vocabulary; an unknown code is an error naming
     its row. Missing cells stay missing."""
-    text = raw.str.strip()
+    text = strip_text(raw)
     reject_first(
         text.notna() & ~text.isin(list(codes)),
         f"unknown {what} {{value!r}}; known: {list(codes)}",
@@ -480,8 +490,13 @@ def add_missing_columns(
 
 def join_flags(flags: Mapping[str, Any], index: pd.Index) -> pd.Series:
     """Semicolon-joined codes of the flags whose mask is true, per row (empty when none)."""
-    joined = pd.Series("", index=index, dtype="string")
-    for name, mask in flags.items():
-        joined = joined.where(~np.asarray(mask, dtype=bool), joined + name + ";")
-    stripped = joined.str.rstrip(";")
-    return stripped.mask(stripped.eq(""))
+    names = list(flags)
+    if not names:
+        return pd.Series(pd.NA, index=index, dtype="string")
+    hits = np.column_stack([np.asarray(flags[n], dtype=bool) for n in names])
+    # Each distinct combination of flags (one bit each) is joined once.
+    key = hits.reshape(len(index), len(names)).astype(np.int64) @ (1 << np.arange(len(names)))
+    combos, codes = np.unique(key, return_inverse=True)
+    texts = [";".join(n for i, n in enumerate(names) if int(c) >> i & 1) for c in combos]
+    labels = pd.array([t or pd.NA for t in texts], dtype="string")
+    return pd.Series(labels.take(codes.reshape(-1)), index=index)

@@ -54,6 +54,7 @@ from mosaiq.sources.base import (
     require_raw,
     resolve_path,
     source_rows,
+    strip_text,
 )
 
 DATASET_ID = "ISD"
@@ -329,7 +330,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     n = len(raw)
     rows = source_rows(n)
 
-    ids = {c: raw[c].str.strip() for c in ID_COLUMNS}
+    ids = {c: strip_text(raw[c]) for c in ID_COLUMNS}
     for col, values in ids.items():
         reject_first(values.isna(), "empty ID", file=shown, column=col)
     loc, ses, grp, rec = ids["LocationID"], ids["SessionID"], ids["GroupID"], ids["RecordID"]
@@ -349,9 +350,9 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
             "dataset_id": DATASET_ID,
             # A field survey: one respondent per response, no key across responses.
             "participant_id": response_id,
-            "language": raw["Language"].str.strip(),
+            "language": strip_text(raw["Language"]),
             "RecordID": rec,
-            "survey_version": raw["Survey_Version"].str.strip(),
+            "survey_version": strip_text(raw["Survey_Version"]),
         }
     )
     responses = pd.concat([responses, paq], axis=1)

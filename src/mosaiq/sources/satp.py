@@ -53,6 +53,7 @@ from mosaiq.sources.base import (
     require_dataset_param,
     require_raw,
     source_rows,
+    strip_text,
 )
 
 DATASET_ID = "SATP"
@@ -139,7 +140,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     require_columns(raw, REQUIRED_COLUMNS, file=shown)
     rows = source_rows(len(raw))
     text = {
-        c: raw[c].str.strip()
+        c: strip_text(raw[c])
         for c in ("Language", "Recording", "Participant", "Institution", "Gender", "Age")
     }
     for col in ("Language", "Recording", "Participant"):
