@@ -12,7 +12,9 @@ that runs adapters: later stages read the package as written (descriptor and sch
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -285,7 +287,7 @@ def _write(
     schemas = schemas_for(root, declared, params)
     tables = built.tables if built else {}
     empty = built.empty if built else {}
-    files: dict[Path, bytes] = {}
+    files: dict[Path, bytes | Callable[[], bytes]] = {}
     counts: dict[str, int] = {}
     for name in PACKAGE_TABLES:
         schema = schemas[name]
@@ -303,8 +305,14 @@ def _write(
         df = tables.get(name)
         if df is None:
             df = pd.DataFrame({c: pd.Series(dtype="object") for c in field_names(schema)})
-        files[pkg / "data" / f"{name}.csv"] = table_to_csv(
-            df, schema, sort_by=specs[name].sort_by, table=f"{ds}/{name}", empty=empty.get(name, ())
+        # rendered as it is staged: one table's CSV bytes in memory at a time
+        files[pkg / "data" / f"{name}.csv"] = partial(
+            table_to_csv,
+            df,
+            schema,
+            sort_by=specs[name].sort_by,
+            table=f"{ds}/{name}",
+            empty=empty.get(name, ()),
         )
         counts[name] = len(df)
     descriptor = _descriptor(root, declared, params, built, status, reason, counts)

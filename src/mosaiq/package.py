@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,25 +70,43 @@ def table_to_csv(
         return head
     if len(names) == 1:  # the csv module writes a lone empty cell as ""
         return head + _csv_module_rows(df[names[0]], dtypes[names[0]], table, order)
+    columns: list[pd.Series | None] = [
+        None
+        if name not in df.columns or _is_null_column(df[name])
+        else _cast(df[name], dtypes[name], table, name)
+        for name in names
+    ]
+    # A block of rows at a time, so that Arrow's intermediate columns stay small.
+    parts = [head]
+    for start in range(0, len(order), _ROWS_PER_BLOCK):
+        parts.append(_csv_block(columns, order[start : start + _ROWS_PER_BLOCK]))
+    return b"".join(parts)
+
+
+_ROWS_PER_BLOCK = 32_768
+
+
+def _csv_block(columns: list[pd.Series | None], rows: np.ndarray) -> memoryview:
+    """The CSV lines of ``rows`` (positions in the columns; ``None`` is an empty column), each
+    column formatted vectorised and the lines joined by Arrow; a run of empty columns is one
+    constant run of commas."""
     segments: list[pa.Array | pa.Scalar] = []
     run = 0
-    for name in names:
-        col = df[name] if name in df.columns else None
-        if col is None or _is_null_column(col):
+    for col in columns:
+        if col is None:
             run += 1
             continue
         if run:
             segments.append(_text("," * (run - 1)))
             run = 0
-        segments.append(_csv_cells(_cast(col, dtypes[name], table, name), order))
+        segments.append(_csv_cells(col, rows))
     if run:
         segments.append(_text("," * (run - 1)))
     if not any(isinstance(s, pa.Array) for s in segments):
-        line = ",".join("" for _ in names) + "\n"
-        return head + (line * len(df)).encode("utf-8")
+        return memoryview((("," * (len(columns) - 1) + "\n") * len(rows)).encode("utf-8"))
     lines = pc.binary_join_element_wise(*segments, _text(","))
     lines = pc.binary_join_element_wise(lines, _text(""), _text("\n"))
-    return head + _string_bytes(lines)
+    return _string_bytes(lines)
 
 
 def _csv_module_rows(col: pd.Series, dtype: str, table: str, order: np.ndarray) -> bytes:
@@ -113,11 +131,11 @@ def _is_null_column(col: pd.Series) -> bool:
     return isinstance(col.dtype, pd.ArrowDtype) and pa.types.is_null(col.dtype.pyarrow_dtype)
 
 
-def _string_bytes(arr: pa.Array) -> bytes:
-    """The concatenated values of a large_string array without nulls, as bytes."""
+def _string_bytes(arr: pa.Array) -> memoryview:
+    """The concatenated values of a large_string array without nulls (a view, no copy)."""
     _validity, offsets, data = arr.buffers()
     ends = np.frombuffer(offsets, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    return data.to_pybytes()[int(ends[0]) : int(ends[-1])]
+    return memoryview(data)[int(ends[0]) : int(ends[-1])]
 
 
 def _csv_cells(col: pd.Series, order: np.ndarray) -> pa.Array:
@@ -172,8 +190,11 @@ def yaml_bytes(data: Any) -> bytes:
     return text.encode("utf-8")
 
 
-def write_files_atomically(files: Mapping[Path, bytes]) -> list[Path]:
+def write_files_atomically(files: Mapping[Path, bytes | Callable[[], bytes]]) -> list[Path]:
     """Write every file under a temporary name, then rename them all into place.
+
+    A file's content may be given as a function that renders it: it is called when that file
+    is staged, so that only one rendered file is held in memory at a time.
 
     Nothing is renamed unless every file was written; a failure removes the temporaries and
     leaves the existing files as they were. Files whose bytes are unchanged are not rewritten
@@ -181,7 +202,8 @@ def write_files_atomically(files: Mapping[Path, bytes]) -> list[Path]:
     """
     staged: list[tuple[Path, Path]] = []
     try:
-        for path, data in files.items():
+        for path, content in files.items():
+            data = content() if callable(content) else content
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.is_file() and path.read_bytes() == data:
                 continue
