@@ -67,7 +67,7 @@ def add_iso_coordinates(
     ``angle_set`` (the language code whose angles were used, or ``"equal"``) and ``paq_complete``.
     Rows missing any PAQ item get empty coordinates.
     """
-    out = responses.copy()
+    out = responses.copy(deep=False)  # new columns only: the frame's own are not copied
     paq = out[list(PAQ_IDS)].to_numpy(dtype=float)
     pleasant, eventful = iso_coordinates(paq, scale, EQUAL_ANGLES)
     # The angles of each distinct language, looked up once

@@ -205,7 +205,7 @@ def write_files_atomically(files: Mapping[Path, bytes | Callable[[], bytes]]) ->
         for path, content in files.items():
             data = content() if callable(content) else content
             path.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_file() and path.read_bytes() == data:
+            if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
                 continue
             tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
             with tmp.open("wb") as fh:
