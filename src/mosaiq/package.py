@@ -83,7 +83,7 @@ def table_to_csv(
     return b"".join(parts)
 
 
-_ROWS_PER_BLOCK = 32_768
+_ROWS_PER_BLOCK = 16_384
 
 
 def _csv_block(columns: list[pd.Series | None], rows: np.ndarray) -> memoryview:
