@@ -77,7 +77,7 @@ def table_to_csv(
         for name in names
     ]
     # A block of rows at a time, so that Arrow's intermediate columns stay small.
-    parts = [head]
+    parts: list[bytes | memoryview] = [head]
     for start in range(0, len(order), _ROWS_PER_BLOCK):
         parts.append(_csv_block(columns, order[start : start + _ROWS_PER_BLOCK]))
     return b"".join(parts)
@@ -152,7 +152,7 @@ def _csv_cells(col: pd.Series, order: np.ndarray) -> pa.Array:
     if col.dtype == "Int64":
         ints = pa.array(col.array, pa.int64()).take(pa.array(order))
         return pc.fill_null(pc.cast(ints, pa.large_string()), "")
-    objects = col.to_numpy(dtype=object, na_value=None)[order]
+    objects = col.to_numpy(dtype=object, na_value=None)[order]  # type: ignore[call-overload]
     text = pa.array(objects, pa.large_string())
     quote = pc.match_substring_regex(text, _NEEDS_QUOTES)
     if pc.any(quote).as_py():

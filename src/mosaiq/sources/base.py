@@ -191,7 +191,9 @@ def read_csv_text(
     try:
         df = None
         if numbers and _TYPED.get():
-            kinds = defaultdict(lambda: str, dict.fromkeys(numbers, "float64"))
+            kinds: defaultdict[str, Any] = defaultdict(
+                lambda: str, dict.fromkeys(numbers, "float64")
+            )
             try:
                 df = pd.read_csv(
                     path, dtype=kinds, keep_default_na=False, na_values=[""], encoding=encoding
