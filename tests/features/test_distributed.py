@@ -22,7 +22,7 @@ from mosaiq.errors import MosaiqError
 from mosaiq.features import cityseg, clip
 from mosaiq.features.store import load_vector, read_records
 from tests.conftest import BIN, set_params, tiny_clip_dir
-from tests.test_clip_features import set_videos
+from tests.features.test_clip_features import set_videos
 from tests.videos import write_h264, write_mp4v
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -299,7 +299,7 @@ def test_the_cli_names_the_scheduler_that_does_not_answer(clip_runs):
 def test_compute_settings(tmp_path):
     from mosaiq.features.distributed import Compute
 
-    params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    params = yaml.safe_load((Path(__file__).parents[2] / "params.yaml").read_text())
     assert not Compute.from_params(params).distributed  # the default: one process
     assert Compute.from_params(params, workers=3).workers == 3
     params["compute"]["workers"] = 4
