@@ -18,6 +18,8 @@ MOSAIQ = str(BIN / "mosaiq")
 @pytest.mark.slow
 def test_release_checks_then_a_release_fetched_with_dvc_get(tmp_path, shared_data):
     repo = working_tree_copy(tmp_path / "work" / "repo")
+    # the maintainer's remote as their default (config.local; readers' default is public HTTP)
+    run([DVC, "remote", "default", "--local", "local"], cwd=repo)
     run([DVC, "repro"], cwd=repo)  # recreates the not-built outputs that are not in git
     blocked = run([MOSAIQ, "release", "--check"], cwd=repo, check=False)
     assert blocked.returncode == 1

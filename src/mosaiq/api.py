@@ -14,8 +14,46 @@ from mosaiq.settings import DATASETS, find_root, read_yaml
 TABLES = ("clips", "responses", "exclusions", "features")
 
 
-def load(dataset: str, table: str = "clips", *, root: str | Path | None = None) -> pd.DataFrame:
+def how_to_get(dataset: str) -> str:
+    """One sentence: how to get a dataset that is not built here."""
+    from mosaiq.sources import source
+
+    if source(dataset).committed:
+        return f"run `dvc repro` (or `mosaiq build {dataset}`)"
+    return (
+        f"its licence keeps it out of the public DVC remote, so build it from your own download: "
+        f"`mosaiq fetch {dataset}` (or put the files in datasets/{dataset}/raw/, see the README "
+        f"there), then `dvc repro`; or `dvc pull -r <your remote> datasets/{dataset}` from a "
+        f"remote you pushed it to"
+    )
+
+
+class NotBuilt(MosaiqError):
+    """Data asked for that is not built here."""
+
+
+def require_built(dataset: str, root: str | Path | None = None) -> None:
+    """Raise NotBuilt (saying how to get it) unless ``dataset`` is built here."""
+    base = find_root(root)
+    if dataset not in DATASETS:
+        raise MosaiqError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    descriptor = read_descriptor(base, dataset)
+    status = (descriptor or {}).get("mosaiq", {}).get("build_status", "no package")
+    if status != BUILT:
+        raise NotBuilt(f"{dataset} is not built here ({status}): {how_to_get(dataset)}")
+
+
+def load(
+    dataset: str,
+    table: str = "clips",
+    *,
+    root: str | Path | None = None,
+    built_only: bool = True,
+) -> pd.DataFrame:
     """A table of a built package, with the pandas dtypes its Frictionless schema declares.
+
+    A dataset that is not built here raises :class:`NotBuilt`, which says how to get it
+    (``built_only=False``: the package's empty, typed table instead).
 
     >>> clips = mosaiq.load("ISD", "clips")      # doctest: +SKIP
     """
@@ -23,11 +61,9 @@ def load(dataset: str, table: str = "clips", *, root: str | Path | None = None) 
     if dataset not in DATASETS:
         raise MosaiqError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
     descriptor = read_descriptor(base, dataset)
-    if descriptor is None:
-        raise MosaiqError(
-            f"{dataset} is not built here: run `mosaiq build {dataset}` "
-            f"or `dvc pull datasets/{dataset}`"
-        )
+    if descriptor is None or built_only:
+        require_built(dataset, base)
+    assert descriptor is not None
     resources = {r["name"]: r for r in descriptor["resources"]}
     if table not in resources:
         raise MosaiqError(f"{dataset} has no table {table!r}; tables: {', '.join(resources)}")

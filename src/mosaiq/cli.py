@@ -64,7 +64,9 @@ def build(
 
     result = build_dataset(_root(root), dataset)
     if result.status != "built":
-        typer.echo(f"{dataset}: {result.status} (warning)", err=True)
+        typer.echo(f"{dataset}: {result.status} (warning): {result.note}")
+        typer.echo(f"  files rewritten: {len(result.written)}")
+        return
     c = result.counts
     typer.echo(
         f"{dataset}: {result.status}: {c.get('clips', 0):,} clips, "
@@ -115,14 +117,25 @@ def validate(
     ] = None,
     root: Root = None,
 ) -> None:
-    """Validate every package (Table Schema + semantic checks); non-zero exit on any error."""
+    """Validate every package (Table Schema + semantic checks); non-zero exit on any error.
+
+    With --dataset the run is partial: it writes a report only where --report says, never over
+    the pipeline's full report."""
+    from mosaiq.settings import DATASETS
     from mosaiq.validate import validate_all, write_report
 
+    unknown = sorted(set(dataset or ()) - set(DATASETS))
+    if unknown:
+        raise MosaiqError(f"unknown dataset {', '.join(unknown)}; known: {', '.join(DATASETS)}")
     base = _root(root)
     started = time.perf_counter()
     result = validate_all(base, dataset)
     elapsed = time.perf_counter() - started
-    path = write_report(base, result, report)
+    path: Path | str
+    if dataset and report is None:
+        path = "none written (partial run; --report PATH writes one)"
+    else:
+        path = write_report(base, result, report)
     for pkg in result.packages:
         n_err, n_warn = len(pkg.errors), len(pkg.warnings)
         rows = ", ".join(f"{k} {v:,}" for k, v in pkg.rows.items())
@@ -156,7 +169,10 @@ def info(root: Root = None) -> None:
     for ds in DATASETS:
         descriptor = read_descriptor(base, ds)
         if descriptor is None:
+            from mosaiq.api import how_to_get
+
             typer.echo(f"{ds:6} not built: no package")
+            typer.echo(f"       to get it: {how_to_get(ds)}")
             continue
         meta = descriptor.get("mosaiq", {})
         status = meta.get("build_status", "unknown")
@@ -171,6 +187,10 @@ def info(root: Root = None) -> None:
         if status != "built":
             line += " (warning)"
         typer.echo(line)
+        if status != "built":
+            from mosaiq.api import how_to_get
+
+            typer.echo(f"       to get it: {how_to_get(ds)}")
         for raw in meta.get("raw_inputs", []):
             typer.echo(
                 f"       raw: {raw['file']} sha256 {raw['sha256'][:12]}... ({raw['rows']:,} rows)"
@@ -207,7 +227,9 @@ def features_clip(
             help="Skip (and list) missing or unreadable videos instead of stopping.",
         ),
     ] = False,
-    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress bar (for logs and DVC stages).")
+    ] = False,
     root: Root = None,
 ) -> None:
     """CLIP embeddings of the clips' video frames (settings: params.yaml clip, video)."""

@@ -200,7 +200,7 @@ def midpoint_excluded_targets(
     if not harm or harm.get("quality", {}).get("straightlining") == "exclude":
         return None
     midpoint = (harm["scale"]["minimum"] + harm["scale"]["maximum"]) / 2
-    responses = load(dataset, "responses", root=root)
+    responses = load(dataset, "responses", root=root, built_only=False)
     columns = {t: t.removeprefix("mean_") for t in task.targets}
     if not set(columns.values()) <= set(responses.columns):
         return None

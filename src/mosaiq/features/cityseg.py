@@ -81,6 +81,9 @@ def _read_mask(path: Path) -> np.ndarray:
     if path.suffix == ".npy":
         mask = np.load(path, allow_pickle=False)
     else:
+        from mosaiq.extras import require
+
+        require("Reading segmentation masks other than .npy", "cv2")
         import cv2
 
         mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -175,7 +178,7 @@ def run(root: Path, dataset: str, *, mode: str = "append", limit: int | None = N
     folder = dataset_dir(root, dataset) / FEATURES_DIR / FEATURE_NAME
     folder.mkdir(parents=True, exist_ok=True)
     have = set(records.loc[records["definition_id"] == def_id, "clip_id"].astype(str))
-    clips = load(dataset, "clips", root=root)["clip_id"].astype(str).tolist()
+    clips = load(dataset, "clips", root=root, built_only=False)["clip_id"].astype(str).tolist()
     summary.already = sum(c in have for c in clips)
     todo = [c for c in clips if c not in have]
     if limit is not None:

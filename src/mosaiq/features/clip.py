@@ -190,7 +190,7 @@ def run(
     params = load_params(root)
     settings = ClipSettings.from_params(params)
     summary = Summary(dataset)
-    clips = load(dataset, "clips", root=root)
+    clips = load(dataset, "clips", root=root, built_only=False)
     summary.total = len(clips)
     with_asset = clips[clips["video_asset"].notna()]
     summary.no_asset = len(clips) - len(with_asset)

@@ -97,6 +97,9 @@ def load_encoder(
     seed: int = 0,
     threads: int | None = None,
 ) -> Encoder:
+    from mosaiq.extras import require
+
+    require("CLIP features", "torch", "open_clip")
     import open_clip
     import torch
 

@@ -98,6 +98,9 @@ def decode_frames(
     end_s: float | None = None,
 ) -> list[Frame]:
     """The frames displayed at ``times`` (or at the times of ``rule`` over the segment)."""
+    from mosaiq.extras import require
+
+    require("Decoding video frames", "av")
     import av
 
     try:

@@ -1,0 +1,78 @@
+"""What a new user meets first: data that is not built, wrong names, partial runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import mosaiq
+from mosaiq.api import NotBuilt
+from mosaiq.build import build_dataset
+from tests.conftest import BIN, copy_project, run
+
+MOSAIQ = str(BIN / "mosaiq")
+
+
+@pytest.fixture
+def unbuilt(tmp_path):
+    """A project with ISD built and ARAUS, SATP, DeLTA recorded as not built."""
+    project = copy_project(
+        tmp_path / "project", "benchmark/tasks.yaml", "benchmark/tasks.schema.json"
+    )
+    for ds in ("ISD", "ARAUS", "SATP", "DeLTA"):
+        build_dataset(project, ds)
+    return project
+
+
+def test_loading_data_that_is_not_built_says_how_to_get_it(unbuilt):
+    with pytest.raises(NotBuilt, match=r"ARAUS is not built here .*mosaiq fetch ARAUS"):
+        mosaiq.load("ARAUS", "clips", root=unbuilt)
+    with pytest.raises(NotBuilt, match=r"SATP is not built here .*datasets/SATP/raw/"):
+        mosaiq.load_task("satp_iso", root=unbuilt)
+    with pytest.raises(NotBuilt, match="DeLTA is not built here"):
+        mosaiq.load_task("delta_annoyance", root=unbuilt)
+    empty = mosaiq.load("ARAUS", "clips", root=unbuilt, built_only=False)
+    assert empty.empty and "clip_id" in empty.columns
+    assert len(mosaiq.load("ISD", "clips", root=unbuilt)) > 0
+
+
+def test_info_says_how_to_get_each_missing_dataset(unbuilt):
+    out = run([MOSAIQ, "info"], cwd=unbuilt).stdout
+    for ds in ("ARAUS", "SATP", "DeLTA"):
+        assert "to get it: its licence keeps it out of the public DVC remote" in out
+        assert f"`mosaiq fetch {ds}`" in out
+
+
+def test_build_without_raw_names_the_file_and_what_the_folder_holds(project):
+    raw = project / "datasets/DeLTA/raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    (raw / "survey_export.csv").write_text("a,b\n1,2\n")
+    proc = run([MOSAIQ, "build", "DeLTA"], cwd=project)
+    lines = [line for line in proc.stdout.splitlines() if "not built" in line]
+    assert len(lines) == 1, proc.stdout  # said once
+    assert "not found at" in lines[0] and "survey_export.csv" in lines[0]
+    assert "params.yaml" in lines[0]
+    assert "not built" not in proc.stderr
+
+
+def test_validate_refuses_unknown_names_and_keeps_the_full_report(unbuilt):
+    run([MOSAIQ, "validate"], cwd=unbuilt, check=False)
+    report = unbuilt / "reports/validation.json"
+    full = report.read_bytes()
+    assert set(json.loads(full)["packages"]) >= {"ISD", "ARAUS", "SATP", "DeLTA"}
+    proc = run([MOSAIQ, "validate", "-d", "FOO"], cwd=unbuilt, check=False)
+    assert proc.returncode != 0
+    assert "unknown dataset FOO" in proc.stderr + proc.stdout
+    partial = run([MOSAIQ, "validate", "-d", "ISD"], cwd=unbuilt, check=False)
+    assert "partial run" in partial.stdout
+    assert report.read_bytes() == full
+    other = unbuilt / "isd-only.json"
+    run([MOSAIQ, "validate", "-d", "ISD", "--report", str(other)], cwd=unbuilt, check=False)
+    assert "ISD" in json.loads(other.read_text())["packages"]
+    assert "ARAUS" not in json.loads(other.read_text())["packages"]
+
+
+def test_no_progress_has_help_text(repo):
+    out = run([MOSAIQ, "features", "clip", "--help"], cwd=repo).stdout
+    assert "No progress bar" in " ".join(out.split())
