@@ -76,3 +76,21 @@ def test_validate_refuses_unknown_names_and_keeps_the_full_report(unbuilt):
 def test_no_progress_has_help_text(repo):
     out = run([MOSAIQ, "features", "clip", "--help"], cwd=repo).stdout
     assert "No progress bar" in " ".join(out.split())
+
+
+def test_a_release_sets_the_version_in_uv_lock_too(repo, tmp_path):
+    import shutil
+    import tomllib
+
+    from mosaiq.release import _set_versions
+
+    for name in ("params.yaml", "pyproject.toml", "uv.lock", "CITATION.cff"):
+        shutil.copy(repo / name, tmp_path / name)
+    _set_versions(tmp_path, "9.8.7")
+    lock = tomllib.loads((tmp_path / "uv.lock").read_text())
+    (own,) = [p for p in lock["package"] if p["name"] == "mosaiq"]
+    assert own["version"] == "9.8.7"
+    others = [p for p in lock["package"] if p["name"] != "mosaiq"]
+    before = list(tomllib.loads((repo / "uv.lock").read_text())["package"])
+    assert others == [p for p in before if p["name"] != "mosaiq"]
+    assert tomllib.loads((tmp_path / "pyproject.toml").read_text())["project"]["version"] == "9.8.7"
