@@ -40,7 +40,8 @@ def test_loading_data_that_is_not_built_says_how_to_get_it(unbuilt):
 def test_info_says_how_to_get_each_missing_dataset(unbuilt):
     out = run([MOSAIQ, "info"], cwd=unbuilt).stdout
     for ds in ("ARAUS", "SATP", "DeLTA"):
-        assert "to get it: its licence keeps it out of the public DVC remote" in out
+        assert "to get it: build it from your own download" in out
+        assert "licence keeps it out of the public DVC remote" in out
         assert f"`mosaiq fetch {ds}`" in out
 
 

@@ -7,25 +7,11 @@ from pathlib import Path
 import pandas as pd
 
 from mosaiq.errors import MosaiqError
-from mosaiq.layout import BUILT, package_dir, read_descriptor
+from mosaiq.layout import BUILT, how_to_get, package_dir, read_descriptor
 from mosaiq.package import read_table
 from mosaiq.settings import DATASETS, find_root, read_yaml
 
 TABLES = ("clips", "responses", "exclusions", "features")
-
-
-def how_to_get(dataset: str) -> str:
-    """One sentence: how to get a dataset that is not built here."""
-    from mosaiq.sources import source
-
-    if source(dataset).committed:
-        return f"run `dvc repro` (or `mosaiq build {dataset}`)"
-    return (
-        f"its licence keeps it out of the public DVC remote, so build it from your own download: "
-        f"`mosaiq fetch {dataset}` (or put the files in datasets/{dataset}/raw/, see the README "
-        f"there), then `dvc repro`; or `dvc pull -r <your remote> datasets/{dataset}` from a "
-        f"remote you pushed it to"
-    )
 
 
 class NotBuilt(MosaiqError):
