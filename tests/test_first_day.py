@@ -95,3 +95,41 @@ def test_a_release_sets_the_version_in_uv_lock_too(repo, tmp_path):
     before = list(tomllib.loads((repo / "uv.lock").read_text())["package"])
     assert others == [p for p in before if p["name"] != "mosaiq"]
     assert tomllib.loads((tmp_path / "pyproject.toml").read_text())["project"]["version"] == "9.8.7"
+
+
+def test_load_filters_rows_by_column_values(built_isd):
+    clips = mosaiq.load("ISD", "clips", root=built_isd)
+    two = sorted(clips["LocationID"].dropna().unique())[:2]
+    some = mosaiq.load("ISD", "clips", root=built_isd, LocationID=two)
+    assert set(some["LocationID"]) == set(two)
+    assert len(some) == clips["LocationID"].isin(two).sum() > 0
+    one = mosaiq.load("ISD", "responses", root=built_isd, language="eng")
+    assert (one["language"] == "eng").all() and len(one) > 0
+    with pytest.raises(mosaiq.MosaiqError, match="no column 'city' to filter on"):
+        mosaiq.load("ISD", "clips", root=built_isd, city="London")
+
+
+def test_plot_delegates_to_soundscapy(built_isd, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import soundscapy.plotting
+
+    clips = mosaiq.load("ISD", "clips", root=built_isd)
+    locations = sorted(clips["LocationID"].dropna().unique())[:3]
+    few = mosaiq.load("ISD", "clips", root=built_isd, LocationID=locations)
+    ax = mosaiq.plot(few, "density", hue="LocationID", title="three locations")
+    assert ax.get_title() == "three locations"
+    assert len(ax.collections) > len(locations)  # contour sets and scatter points per location
+    assert ax.get_xlim() == (-1.0, 1.0)  # soundscapy's circumplex grid
+    ax.figure.savefig(tmp_path / "density.png")
+    plt.close(ax.figure)
+    ax = mosaiq.plot(few, hue="LocationID")
+    points = sum(len(c.get_offsets()) for c in ax.collections)
+    assert points == few[["mean_ISOPleasant", "mean_ISOEventful"]].dropna().shape[0]
+    plt.close(ax.figure)
+    assert mosaiq.plot.__module__ == "mosaiq.plotting"
+    assert soundscapy.plotting.scatter is not None
+    with pytest.raises(mosaiq.MosaiqError, match="no ISO coordinates"):
+        mosaiq.plot(few[["clip_id"]])

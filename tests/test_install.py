@@ -55,7 +55,15 @@ def test_ci_and_readme_run_the_same_test_command(repo):
 
 def test_dir_lists_the_api():
     names = dir(mosaiq)
-    for name in ("load", "load_all", "load_task", "built_datasets", "MosaiqError", "__version__"):
+    for name in (
+        "load",
+        "load_all",
+        "load_task",
+        "built_datasets",
+        "plot",
+        "MosaiqError",
+        "__version__",
+    ):
         assert name in names
         assert name in mosaiq.__all__
     assert callable(mosaiq.load_task)

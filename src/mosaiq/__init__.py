@@ -19,6 +19,7 @@ _API = {
     "load_all": "mosaiq.api",
     "built_datasets": "mosaiq.api",
     "load_task": "mosaiq.benchmark.tasks",
+    "plot": "mosaiq.plotting",
     "MosaiqError": "mosaiq.errors",
 }
 
