@@ -133,3 +133,20 @@ def test_plot_delegates_to_soundscapy(built_isd, tmp_path):
     assert soundscapy.plotting.scatter is not None
     with pytest.raises(mosaiq.MosaiqError, match="no ISO coordinates"):
         mosaiq.plot(few[["clip_id"]])
+
+
+def test_each_task_has_a_small_flat_metrics_file(repo):
+    import yaml as _yaml
+
+    from mosaiq.benchmark.baselines import headline
+
+    result = json.loads((repo / "benchmark/results/isd_iso.json").read_text())
+    flat = headline(result)
+    assert set(flat) == set(result["baselines"])
+    for baseline, row in flat.items():
+        details = result["baselines"][baseline]["metrics"]
+        assert row["mean_ISOPleasant_rmse"] == details["mean_ISOPleasant"]["rmse"]
+        assert row["iso_plane_quadrant_accuracy"] == details["iso_plane"]["quadrant_accuracy"]
+        assert len(row) == len(details)  # one headline number per target
+    stage = _yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["baselines"]
+    assert [next(iter(m)) for m in stage["metrics"]] == ["benchmark/metrics"]
