@@ -57,7 +57,7 @@ def headline(result: dict[str, Any]) -> dict[str, dict[str, float | None]]:
         for target, values in sorted((entry.get("metrics") or {}).items()):
             metric = next((m for m in HEADLINE if m in values), None)
             if metric is not None:
-                row[f"{target}_{metric}"] = values[metric]
+                row[f"{target.removeprefix('mean_')}_{metric}"] = values[metric]
         out[baseline] = row
     return out
 
