@@ -123,15 +123,15 @@ def circumplex_by_group(root: Path, dataset: str, group: str, out: Path) -> Path
     fig, axes = plt.subplots(
         rows, cols, figsize=(2.8 * cols, 3.0 * rows), squeeze=False, layout="constrained"
     )
-    xy = {"x": "mean_ISOPleasant", "y": "mean_ISOEventful"}
+    x, y = "mean_ISOPleasant", "mean_ISOEventful"
     for ax, loc in zip(axes.ravel(), locations, strict=False):
-        sub = clips.loc[clips[group] == loc, list(xy.values())].astype("float64")
+        sub = clips.loc[clips[group] == loc, [x, y]].astype("float64")
         title = f"{loc} ({len(sub)})"
         # soundscapy's circumplex density (with its points); too few points for a density: points
         if len(sub) >= MIN_DENSITY_POINTS:
-            density(sub, title=title, ax=ax, **xy, legend=False, scatter_kws={"s": 6})
+            density(sub, title=title, ax=ax, x=x, y=y, legend=False, scatter_kws={"s": 6})
         else:
-            scatter(sub, title=title, ax=ax, **xy, legend=False, s=6)
+            scatter(sub, title=title, ax=ax, x=x, y=y, legend=False, s=6)
         ax.title.set_fontsize(8)
         ax.tick_params(labelsize=6)
         ax.xaxis.label.set_fontsize(7)
