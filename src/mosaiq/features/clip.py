@@ -156,7 +156,7 @@ class FrameReader:
         except MosaiqError as exc:
             raise AssetError(str(exc), kind="unreadable") from exc
         # preprocessing here overlaps with the model; the decoded images are dropped at once
-        tensor = self.model.preprocess([f.image for f in frames])
+        tensor = self.model.preprocess([f.image for f in frames if f.image is not None])
         return Decoded(
             job.clip_id,
             tensor,

@@ -68,7 +68,7 @@ class Reader(Protocol):
 
 
 class Encoder(Protocol):
-    def encode(self, batch: Sequence[Decoded]) -> list[Value]: ...
+    def encode(self, batch: Sequence[Decoded]) -> Sequence[Value]: ...
 
 
 @dataclass
