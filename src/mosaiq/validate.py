@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mosaiq.errors import MosaiqError
 from mosaiq.harmonise import (
     HARMONISED,
     ISO_COLUMNS,
@@ -129,6 +130,9 @@ def validate_all(root: Path, datasets: Iterable[str] | None = None) -> Report:
     params = load_params(root)
     tolerance = float(param(params, "validate.tolerance", 1e-9))
     names = list(datasets) if datasets else list(DATASETS)
+    unknown = sorted(set(names) - set(DATASETS))
+    if unknown:
+        raise MosaiqError(f"unknown dataset {', '.join(unknown)}; known: {', '.join(DATASETS)}")
     descriptors = [package_dir(root, ds) / "datapackage.yaml" for ds in names]
     catalogue = root / "catalogue" / "datapackage.yaml"
     checked = table_issues(root, [d for d in (*descriptors, catalogue) if d.is_file()])

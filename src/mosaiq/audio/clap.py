@@ -136,6 +136,9 @@ def load_clap(
     threads: int | None = None,
 ) -> ClapEncoder:
     """Load the audio tower of a CLAP model (see the module docstring for the choices)."""
+    from mosaiq.extras import require
+
+    require("CLAP embeddings", "torch", "transformers")
     import torch
     from transformers import (
         ClapAudioModelWithProjection,

@@ -81,6 +81,9 @@ def _read_mask(path: Path) -> np.ndarray:
     if path.suffix == ".npy":
         mask = np.load(path, allow_pickle=False)
     else:
+        from mosaiq.extras import require
+
+        require("Reading segmentation masks other than .npy", "cv2")
         import cv2
 
         mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -220,7 +223,7 @@ def run(
         "class_map_sha256": classes.sha256,
         "masks": "label maps from cityseg.masks_root",
     }
-    jobs = jobs_of(load(dataset, "clips", root=root), None)
+    jobs = jobs_of(load(dataset, "clips", root=root, built_only=False), None)
     summary.total = len(jobs)
     pending = todo(jobs, writer.recorded(), limit, summary)
     writer.start()

@@ -410,8 +410,25 @@ def require_raw(path: Path | None, dataset: str, what: str, how: str = "") -> Pa
     if path is None or not path.is_file():
         where = f"not found at {path}" if path is not None else "no file named in params.yaml"
         how = how or f"download it with `mosaiq fetch {dataset}` or place it there"
-        raise RawInputAbsent(f"{dataset}: raw input absent ({what} {where}); {how}")
+        raise RawInputAbsent(
+            f"{dataset}: raw input absent ({what} {where}); {how}{_found_instead(path)}"
+        )
     return path
+
+
+def _found_instead(path: Path | None) -> str:
+    """What the expected file's folder holds instead, and how to point the build at it."""
+    if path is None or not path.parent.is_dir():
+        return ""
+    found = sorted(p.name for p in path.parent.iterdir() if p.is_file() and p.name != ".gitignore")
+    found = [n for n in found if not n.startswith(".") and n.lower() != "readme.md"]
+    if not found:
+        return f"; {path.parent} holds no data file"
+    shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+    return (
+        f"; {path.parent} holds {shown}: if one of them is this file under another name, "
+        "rename it or set its name under build.<dataset> in params.yaml"
+    )
 
 
 def field(name: str, ftype: str, description: str, **extra: Any) -> dict[str, Any]:
