@@ -9,6 +9,7 @@ column names, ID rules, its rating scale, its quirks. It declares them in one :c
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -22,6 +23,7 @@ from mosaiq.errors import FIRST_DATA_ROW, InputError, MosaiqError, RawInputAbsen
 from mosaiq.layout import file_digest
 from mosaiq.paq import Scale
 from mosaiq.schema import Part, TableSpec
+from mosaiq.sources.checks import ID_CHARACTERS, check_field_counts, decoding_error
 
 EXCLUSION_COLUMNS = ("source_file", "source_row", "source_key", "reason_code", "detail")
 
@@ -67,6 +69,8 @@ class SourceTables:
     source_file: str
     inputs: list[RawInput] = dataclass_field(default_factory=list)
     notes: dict[str, Any] = dataclass_field(default_factory=dict)
+    clips_file: str | None = None
+    """The raw file the clip attributes come from, where it is not ``source_file``."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,9 @@ class Source:
     media: Mapping[str, str] | None = None
     """Layout of the clips' media archive (asset paths relative to a media root); ``None`` where
     the package links no media yet."""
+    id_characters: str = ID_CHARACTERS
+    """What the dataset's identifiers may hold after ``<dataset>_`` (a regular expression, the
+    ``pattern`` of the ID fields in the shared schema fragments)."""
 
 
 def exclusions_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame = ()) -> pd.DataFrame:
@@ -148,11 +155,19 @@ def check_sha256(path: Path, expected: str | Sequence[str], *, param_key: str) -
 
 def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pd.DataFrame:
     """A raw CSV with every cell as text (blank cells missing), index = position of the row."""
-    if path.stat().st_size == 0:
+    data = path.read_bytes()
+    if not data:
         raise InputError("file is empty", file=path)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise decoding_error(path, data, exc, encoding) from exc
+    check_field_counts(path, text)
+    try:
+        df = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], engine="c"
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"cannot be read as CSV: {exc}", file=path) from exc
     if df.empty:
         raise InputError("file has a header but no data rows", file=path)
@@ -167,6 +182,7 @@ def require_columns(df: pd.DataFrame, expected: Sequence[str], *, file: Path | s
             f"unexpected layout: missing column(s) {missing}. Expected: {list(expected)}. "
             f"Found: {list(df.columns)}",
             file=file,
+            column=missing[0],
         )
 
 
@@ -212,8 +228,8 @@ def numeric(
 
 
 def duplicated_key_error(keys: pd.Series, *, file: Path | str, column: str) -> None:
-    """Raise when a key repeats, naming both rows."""
-    dup = keys.duplicated(keep=False)
+    """Raise when a key repeats, naming both rows (missing keys are not compared)."""
+    dup = keys.duplicated(keep=False) & keys.notna()
     if dup.any():
         positions = np.flatnonzero(dup.to_numpy())
         first_key = keys.iloc[positions[0]]
