@@ -1,17 +1,24 @@
 """Benchmark: CLIP feature extraction throughput, memory, and DVC transfer per storage layout.
 
-    uv run python benchmarks/clip_features.py [--clips 200] [--rss 100 2000] [--transfer 20000]
+    uv run python benchmarks/clip_features.py [--clips 96] [--rss 100 2000] [--transfer 20000]
 
 Everything runs on synthetic 30 s H.264 videos (1920x1080 by default, 25 fps, a keyframe every
 2 s) made here, and a ViT-B-32 with seeded random weights (same compute as the released weights;
 nothing is downloaded). It prints:
 
-1. clips/s of (a) a naive loop - open each video, decode every frame up to the centre, open_clip's
-   PIL preprocessing, batch 1, fp32 - and (b) the shipped pipeline (`mosaiq features clip`:
-   seek to the keyframe before the centre, batched, decoding overlapped with inference), in fp32
-   and bf16, with the ratio to (a), measured in this process;
+1. the CPU time per clip of (a) a per-clip loop that seeks - open each video, seek to the
+   keyframe before the centre and decode forward to it, open_clip's own transform, batch 1,
+   fp32, with torch's default threads (a) and one thread (a1), the cheaper of the two taken as
+   the baseline - and (b) the shipped pipeline (`mosaiq features clip`: batched, decoding overlapped
+   with inference) in fp32 and bf16, on the same clips in this process, with the CPU-time ratio
+   (b) over (a) (wall-clock rates beside it; on a shared machine wall time is skewed). Model
+   loading is inside both timings, and its CPU time is printed. Both run with
+   OMP_WAIT_POLICY=PASSIVE, which `mosaiq features clip` sets before torch starts (idle OpenMP
+   threads sleep instead of spinning: on a busy machine spinning doubles a loop's CPU time);
 2. the CPU time per clip of each part measured alone (seek+decode, preprocess, model at the
-   shipped batch size) and the limit they imply: cores / total CPU time per clip;
+   shipped batch size), their sum (the per-clip CPU limit) and the fraction of it the pipeline
+   reaches; the cost of one pass listing a file's packet timestamps; and how far the shipped
+   model inputs are from open_clip's transform;
 3. the peak resident memory of the shipped pipeline at two numbers of clips (each in its own
    process);
 4. `dvc push` and `dvc pull` times of N stored embeddings to a local remote, per layout.
@@ -35,6 +42,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# what `mosaiq features clip` sets before torch starts, here for both the loop and the pipeline
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 W, H = 1920, 1080  # --size
 FPS, SECONDS, GOP = 25, 30, 50
@@ -64,7 +73,9 @@ def make_videos(folder: Path) -> list[str]:
     return names
 
 
-def project(work: Path, n: int, videos: Path, names: list[str], precision: str) -> Path:
+def project(
+    work: Path, n: int, videos: Path, names: list[str], precision: str, threads: int = 0
+) -> Path:
     """A copy of the project with ISD built and n clips linked to the synthetic videos."""
     import yaml
     from tests.conftest import copy_project, set_params
@@ -73,7 +84,7 @@ def project(work: Path, n: int, videos: Path, names: list[str], precision: str) 
     from mosaiq.build import build_dataset
     from mosaiq.package import table_to_csv
 
-    root = work / f"project-{n}-{precision}"
+    root = work / f"project-{n}-{precision}-{threads}"
     if root.exists():
         shutil.rmtree(root)
     copy_project(root)
@@ -89,42 +100,102 @@ def project(work: Path, n: int, videos: Path, names: list[str], precision: str) 
     def edit(p):
         p["video"]["ISD"]["root"] = str(videos)
         p["clip"].update(
-            model="ViT-B-32", pretrained=None, precision=precision, checkpoint_every=10_000
+            model="ViT-B-32",
+            pretrained=None,
+            precision=precision,
+            threads=threads,
+            checkpoint_every=10_000,
         )
 
     set_params(root, edit)
     return root
 
 
-def naive(videos: Path, names: list[str], n: int) -> float:
+def reference_transform(model):
+    """open_clip's own evaluation transform for the model (what create_model_and_transforms
+    returns): the reference the shipped preprocessing must reproduce."""
+    from open_clip.transform import PreprocessCfg, image_transform_v2
+
+    return image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
+
+
+def seek_frame(path: Path, time_s: float):
+    """The frame displayed at ``time_s``: seek to the keyframe before it, decode forward."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        first = stream.start_time or 0
+        target = first + int(time_s / float(stream.time_base))
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+        chosen = None
+        for frame in container.decode(stream):
+            if frame.pts is not None and frame.pts > target:
+                break
+            chosen = frame
+        if chosen is None:
+            raise SystemExit(f"{path.name}: no frame at {time_s} s")
+        return chosen.to_image()
+
+
+def naive(videos: Path, names: list[str], n: int, threads: int = 0) -> tuple[float, float]:
+    """A per-clip loop that seeks: open, seek, decode to the centre frame, open_clip's PIL
+    transform, batch 1, fp32. Model loading is inside the timing, as it is in the pipeline.
+    ``threads``: torch threads for this loop (0: torch's default). Returns (CPU s, wall s)."""
     import open_clip
+    import torch
+
+    default = torch.get_num_threads()
+    torch.set_num_threads(threads or default)
+    cpu, wall = time.process_time(), time.perf_counter()
+    torch.manual_seed(0)
+    model = open_clip.create_model("ViT-B-32", pretrained=None, pretrained_text=False).eval()
+    preprocess = reference_transform(model)
+    with torch.inference_mode():
+        for i in range(n):
+            image = seek_frame(videos / names[i % len(names)], SECONDS / 2)
+            z = model.encode_image(preprocess(image)[None])
+            z = z / z.norm(dim=-1, keepdim=True)
+    spent = time.process_time() - cpu, time.perf_counter() - wall
+    torch.set_num_threads(default)
+    return spent
+
+
+def shipped(root: Path) -> tuple[float, float, int]:
+    """`mosaiq features clip` (model loading included). Returns (CPU s, wall s, clips)."""
+    from mosaiq.features.clip import run
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    summary = run(root, "ISD", mode="overwrite", progress=False)
+    return time.process_time() - cpu, time.perf_counter() - wall, summary.done
+
+
+def model_load_cpu() -> float:
+    from mosaiq.features.encoder import load_encoder
+
+    t = time.process_time()
+    load_encoder("ViT-B-32", None, device="cpu")
+    return time.process_time() - t
+
+
+def listing_cpu(videos: Path, names: list[str]) -> float:
+    """CPU seconds of one pass over a file's packets (what listing every timestamp costs)."""
+    import av
+
+    t = time.process_time()
+    for name in names:
+        with av.open(str(videos / name)) as container:
+            stream = container.streams.video[0]
+            sorted(p.pts for p in container.demux(stream) if p.pts is not None)
+    return (time.process_time() - t) / len(names)
+
+
+def parts(videos: Path, names: list[str], batch: int, reps: int = 2) -> dict[str, float]:
+    """CPU seconds per clip of each stage alone, and how far the shipped preprocessing is from
+    open_clip's transform (max absolute difference of the model inputs)."""
     import torch
     from PIL import Image
 
-    from mosaiq.features.frames import decode_sequential
-
-    torch.manual_seed(0)
-    model = open_clip.create_model("ViT-B-32", pretrained=None, pretrained_text=False).eval()
-    preprocess = open_clip.image_transform(224, is_train=False)
-    t = time.perf_counter()
-    with torch.inference_mode():
-        for i in range(n):
-            frame = decode_sequential(videos / names[i % len(names)], SECONDS / 2)
-            x = preprocess(Image.fromarray(frame))[None]
-            z = model.encode_image(x)
-            z = z / z.norm(dim=-1, keepdim=True)
-    return n / (time.perf_counter() - t)
-
-
-def shipped(root: Path) -> tuple[float, int]:
-    from mosaiq.features.clip import run
-
-    summary = run(root, "ISD", mode="overwrite", progress=False)
-    return summary.done / summary.seconds, summary.done
-
-
-def parts(videos: Path, names: list[str], batch: int, reps: int = 3) -> dict[str, float]:
-    """CPU seconds per clip of each stage alone."""
     from mosaiq.features.encoder import load_encoder
     from mosaiq.features.frames import decode_frames
 
@@ -137,12 +208,69 @@ def parts(videos: Path, names: list[str], batch: int, reps: int = 3) -> dict[str
     t = time.process_time()
     batches = [enc.preprocess(frames[j : j + batch]) for j in range(0, len(frames), batch)]
     prep = (time.process_time() - t) / len(frames)
+    import open_clip
+
+    torch.manual_seed(0)
+    ref = reference_transform(open_clip.create_model("ViT-B-32", pretrained=None))
+    reference = torch.stack([ref(Image.fromarray(f)) for f in frames[:batch]])
+    differ = float((batches[0].cpu().float() - reference).abs().max())
     enc.encode(batches[0])  # warm-up
     t = time.process_time()
     for b in batches:
         enc.encode(b)
     model = (time.process_time() - t) / len(frames)
-    return {"seek+decode": decode, "preprocess": prep, f"model (batch {batch})": model}
+    return {
+        "seek+decode": decode,
+        "preprocess": prep,
+        f"model (batch {batch})": model,
+        "input difference": differ,
+    }
+
+
+def clip_throughput(work: Path, videos: Path, names: list[str], n: int) -> None:
+    """Naive seeking loop against the shipped pipeline, in CPU time, on the same n clips."""
+    from mosaiq.features.clip import ClipSettings
+
+    loops = {}
+    for threads in (0, 1):
+        loops[threads] = naive(videos, names, n, threads)
+        cpu, wall = loops[threads]
+        print(
+            f"(a{threads or ''}) per-clip loop that seeks (open_clip transform, batch 1, fp32, "
+            f"{'default' if not threads else 1} torch threads), {n} clips: "
+            f"{cpu / n * 1000:6.1f} ms CPU/clip, {n / wall:5.2f} clips/s wall"
+        )
+    # the baseline is the loop that spends less CPU (batch-1 threads spin between clips)
+    base_cpu, base_wall = min(loops.values())
+    per_clip = {}
+    import torch
+
+    default_threads = torch.get_num_threads()
+    for precision, threads in (("fp32", 0), ("fp32", 1), ("bf16", 0)):
+        cpu, wall, done = shipped(project(work, n, videos, names, precision, threads))
+        per_clip.setdefault(precision, cpu / done)
+        print(
+            f"(b) shipped pipeline, {precision}, {threads or 'default'} torch threads, {done} "
+            f"clips: {cpu / done * 1000:6.1f} ms CPU/clip, {done / wall:5.2f} clips/s wall; "
+            f"CPU-time ratio {base_cpu / cpu:.2f}x the loop (wall {base_wall / wall:.2f}x)"
+        )
+        torch.set_num_threads(default_threads)  # clip.threads sets it for the process
+    print(f"model loading (inside both timings): {model_load_cpu():.2f} s CPU")
+    listing = listing_cpu(videos, names)
+    print(f"one pass listing a file's packet timestamps: {listing * 1000:.1f} ms CPU")
+    batch = ClipSettings().batch_size
+    cpu_parts = parts(videos, names, batch)
+    differ = cpu_parts.pop("input difference")
+    total = sum(cpu_parts.values())
+    print(
+        "CPU time per clip, each part alone: "
+        + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in cpu_parts.items())
+    )
+    print(
+        f"per-clip CPU limit = sum of the parts = {total * 1000:.1f} ms; shipped fp32 takes "
+        f"{per_clip['fp32'] * 1000:.1f} ms: {total / per_clip['fp32']:.0%} of the limit reached"
+    )
+    print(f"model inputs vs open_clip's transform: max |difference| {differ:.4f}")
 
 
 _RSS_CHILD = """
@@ -201,8 +329,7 @@ def transfer(work: Path, n: int) -> list[tuple[str, int, float, float, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=200, help="clips per throughput run")
-    parser.add_argument("--naive-clips", type=int, default=40)
+    parser.add_argument("--clips", type=int, default=96, help="clips per throughput run")
     parser.add_argument("--rss", type=int, nargs="*", default=[100, 2000])
     parser.add_argument("--transfer", type=int, default=20000)
     parser.add_argument("--size", default="1920x1080", help="video frame size, WxH")
@@ -219,32 +346,10 @@ def main() -> None:
         print(
             f"{POOL} synthetic videos: {W}x{H}, {FPS} fps, {SECONDS} s, keyframe every "
             f"{GOP / FPS:g} s; ViT-B-32, random weights; {cores} cores, torch "
-            f"{torch.__version__}, {torch.get_num_threads()} threads"
+            f"{torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY "
+            f"{os.environ.get('OMP_WAIT_POLICY')}"
         )
-        base = naive(videos, names, args.naive_clips)
-        print(f"(a) naive loop (sequential decode, PIL, batch 1, fp32): {base:6.2f} clips/s")
-        results = {}
-        for precision in ("fp32", "bf16"):
-            rate, _ = shipped(project(work, args.clips, videos, names, precision))
-            results[precision] = rate
-            print(
-                f"(b) shipped pipeline, {precision}: {rate:6.2f} clips/s  "
-                f"({rate / base:.1f}x the naive loop)"
-            )
-        from mosaiq.features.clip import ClipSettings
-
-        batch = ClipSettings().batch_size
-        cpu = parts(videos, names, batch)
-        total = sum(cpu.values())
-        print(
-            "CPU time per clip, each part alone: "
-            + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in cpu.items())
-        )
-        limit = cores / total
-        print(
-            f"limit = {cores} cores / {total * 1000:.1f} ms = {limit:.2f} clips/s; shipped fp32 "
-            f"reaches {results['fp32'] / limit:.0%} of it"
-        )
+        clip_throughput(work, videos, names, args.clips)
         for n in args.rss:
             root = project(work, n, videos, names, "fp32")
             proc = subprocess.run(

@@ -16,7 +16,7 @@ import pytest
 from mosaiq.audio.clap import definition, load_clap
 from mosaiq.audio.media import read_audio
 from mosaiq.errors import MosaiqError
-from mosaiq.sources.base import sha256_file
+from mosaiq.layout import file_digest as sha256_file
 
 RATE = 48000
 

@@ -275,3 +275,88 @@ def test_a_killed_run_resumes_without_duplicates(fproject, tmp_path):
     assert not list((fproject / "datasets/ISD/features").rglob(".*tmp-*"))
     collect(fproject, "ISD")
     assert validate_all(fproject, ["ISD"]).valid
+
+
+def test_stored_embeddings_are_those_of_open_clips_own_transform(fproject):
+    """The same frames through open_clip's reference path (its evaluation transform on a PIL
+    image, the whole model's encode_image, drawn from the same seed) give the stored vectors."""
+    import open_clip
+    import torch
+    from PIL import Image
+
+    from mosaiq.features.frames import decode_frames
+
+    clip_features.run(fproject, "ISD", progress=False)
+    params = yaml.safe_load((fproject / "params.yaml").read_text())
+    torch.manual_seed(params["clip"]["seed"])
+    model = open_clip.create_model(params["clip"]["model"], pretrained_text=False).eval()
+    from open_clip.transform import PreprocessCfg, image_transform_v2
+
+    transform = image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
+    videos = Path(params["video"]["ISD"]["root"])
+    clips = mosaiq.load("ISD", "clips", root=fproject).set_index("clip_id")
+    records = read_records(fproject, "ISD", "clip_embedding")
+    stored = vectors(fproject)
+    for rec in records.to_dict("records"):
+        path = videos / clips.loc[rec["clip_id"], "video_asset"]
+        frame = decode_frames(path, [rec["frame_time_s"]])[0]
+        assert frame.index == rec["frame_index"]
+        with torch.inference_mode():
+            z = model.encode_image(transform(Image.fromarray(frame.image))[None])[0]
+        z = (z / z.norm()).numpy()
+        np.testing.assert_allclose(stored[rec["clip_id"]], z, atol=2e-6, rtol=0)
+
+
+def test_model_inputs_are_open_clips_to_the_bit_for_any_frame_shape(tmp_path):
+    import torch
+    from PIL import Image
+
+    from mosaiq.features.encoder import load_encoder
+    from tests.conftest import TINY_CLIP
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    config = json.loads(json.dumps(TINY_CLIP))
+    config["preprocess_cfg"]["size"] = [64, 64]  # as open_clip's own models give it
+    (folder / "open_clip_config.json").write_text(json.dumps(config))
+    enc = load_encoder(f"local-dir:{folder}", None, device="cpu")
+    assert enc.fast_path()  # the transform is reproduced, not called
+    reference = enc.reference_transform()
+    rng = np.random.default_rng(0)
+    shapes = [(1080, 1920), (720, 1280), (1920, 1080), (97, 131), (64, 64), (50, 300)]
+    shapes += [(300, 200), (40, 60), (481, 853)]  # smaller than the model's size: upsampled
+    frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
+    frames.append(np.kron(frames[0][::8, ::8], np.ones((8, 8, 1), np.uint8)))  # smooth blocks
+    ours = enc.preprocess(frames)
+    theirs = torch.stack([reference(Image.fromarray(f)) for f in frames])
+    assert ours.shape == theirs.shape == (len(frames), 3, 64, 64)
+    assert torch.equal(ours, theirs)
+
+
+def test_the_frame_reader_and_the_encoder_alone(fproject, tmp_path):
+    from mosaiq.features.encoder import load_encoder
+    from mosaiq.features.runner import Job
+
+    params = yaml.safe_load((fproject / "params.yaml").read_text())
+    settings = clip_features.ClipSettings(
+        model=params["clip"]["model"], pretrained=None, sampling="uniform", frames=4
+    )
+    model = load_encoder(settings.model, None, device="cpu", seed=1)
+    videos = Path(params["video"]["ISD"]["root"])
+    reader = clip_features.FrameReader(videos, settings, model)
+    # v2.mp4: mp4v at 20 fps; the centres of four parts of [1, 3] s are frames 25, 35, 45, 55
+    decoded = reader(Job("c", "v2.mp4", 1.0, 3.0))
+    assert decoded.n == 4 and tuple(decoded.inputs.shape) == (4, 3, 64, 64)
+    assert decoded.provenance["frame_indices"] == [25, 35, 45, 55]
+    assert decoded.fields["frame_index"] == 25 and decoded.fields["pooling"] == "mean"
+    centre = clip_features.ClipSettings(model=settings.model, pretrained=None)
+    single = clip_features.FrameReader(videos, centre, model)(Job("d", "v0.mp4", None, None))
+    assert single.n == 1 and single.fields["pooling"] == "none"
+    (pooled, one) = clip_features.ClipEncoder(model).encode([decoded, single])
+    frames = model.encode(decoded.inputs)
+    mean = frames.mean(axis=0)
+    np.testing.assert_allclose(pooled, mean / np.linalg.norm(mean), atol=1e-6)
+    np.testing.assert_allclose(one, model.encode(single.inputs)[0], atol=1e-6)
+    with pytest.raises(clip_features.AssetError) as exc:
+        reader(Job("e", "v0.mp4", 3.0, 1.0))  # a segment that ends before it starts
+    assert exc.value.kind == "unreadable"

@@ -58,6 +58,37 @@ def test_variable_rate_h264_gives_the_displayed_frame_where_opencv_does_not(tmp_
     assert wrong > 0
 
 
+@pytest.mark.parametrize("variable", [False, True])
+def test_b_frames_out_of_display_order_give_the_displayed_frame(tmp_path, variable):
+    """Timestamps are read only up to the wanted time when the segment's end is known: with
+    B-frames (decode order differs from display order) the frames found are still exact, and
+    the same as when every timestamp of the file is read (segment open at its end)."""
+    import av
+
+    path = tmp_path / "b.mp4"
+    pts = vfr_pts(200, seed=3) if variable else [i * 40 for i in range(200)]
+    write_h264(path, 200, pts_ms=pts if variable else None, gop=30, bframes=3)
+    with av.open(str(path)) as container:
+        packets = [p for p in container.demux(container.streams.video[0]) if p.pts is not None]
+    assert any(p.pts != p.dts for p in packets), "the file has no B-frames"
+    end = pts[-1] / 1000
+    for start in (0.0, 0.5, 1.7, end / 2, end - 0.3):
+        known = decode_frames(path, rule="uniform", k=3, start_s=start, end_s=end)
+        wanted = sample_times(start, end, end, "uniform", 3)
+        for t, f in zip(wanted, known, strict=True):
+            expected = bisect.bisect_right(pts, t * 1000 + 1e-6) - 1
+            assert f.index == expected and frame_index(f.image) == expected
+    # with the end left open the duration is read from every timestamp: the same frames here
+    # (the last frame's display time is within one frame of pts[-1])
+    open_end = decode_frames(path, rule="centre", start_s=1.0)
+    closed = decode_frames(path, rule="centre", start_s=1.0, end_s=end + (pts[-1] - pts[-2]) / 1000)
+    assert [f.index for f in open_end] == [f.index for f in closed]
+    times = sorted(np.random.default_rng(4).uniform(0, end, size=25).tolist())
+    for t, f in zip(times, decode_frames(path, times), strict=True):
+        expected = bisect.bisect_right(pts, t * 1000 + 1e-6) - 1
+        assert f.index == expected and frame_index(f.image) == expected
+
+
 def test_mp4v_written_by_opencv(tmp_path):
     path = tmp_path / "mp4v.mp4"
     write_mp4v(path, 100, fps=20)

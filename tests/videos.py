@@ -26,15 +26,24 @@ def frame_index(img: np.ndarray) -> int:
 
 
 def write_h264(
-    path: Path, n: int, *, fps: int = 25, pts_ms: list[int] | None = None, gop: int = 50
+    path: Path,
+    n: int,
+    *,
+    fps: int = 25,
+    pts_ms: list[int] | None = None,
+    gop: int = 50,
+    bframes: int = 0,
 ) -> None:
-    """H.264 in MP4 via PyAV: constant rate ``fps``, or variable with explicit ``pts_ms``."""
+    """H.264 in MP4 via PyAV: constant rate ``fps``, or variable with explicit ``pts_ms``;
+    ``bframes`` B-frames between references (frames then arrive out of display order)."""
     import av
 
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
         stream.options = {"g": str(gop), "crf": "18", "preset": "ultrafast"}
+        if bframes:
+            stream.options = {**stream.options, "bf": str(bframes), "x264-params": "b-adapt=0"}
         if pts_ms is not None:
             stream.time_base = fractions.Fraction(1, 1000)
             stream.codec_context.time_base = fractions.Fraction(1, 1000)

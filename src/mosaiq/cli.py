@@ -430,7 +430,9 @@ def help_text() -> str:
 def write_help() -> Path:
     """Write :func:`help_text` into ``mosaiq/_help.py``, which ``mosaiq --help`` prints."""
     target = Path(__file__).with_name("_help.py")
-    body = "".join(f"    {line!r}\n" for line in help_text().splitlines(keepends=True))
+    import json
+
+    body = "".join(f"    {json.dumps(line)}\n" for line in help_text().splitlines(keepends=True))
     target.write_text(
         '"""``mosaiq --help``, written by ``mosaiq.cli.write_help()`` (a test checks it)."""\n\n'
         f"HELP = (\n{body})\n",

@@ -24,7 +24,7 @@ import numpy as np
 
 from mosaiq.audio.media import Audio, AudioSpec, read_audio, resolve_audio, with_samples
 from mosaiq.errors import MosaiqError
-from mosaiq.sources.base import sha256_file
+from mosaiq.layout import file_digest as sha256_file
 
 P_REF = 20e-6  # Pa: 0 dB SPL
 KINDS = ("pascal", "factor", "reference")

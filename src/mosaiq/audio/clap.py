@@ -31,7 +31,7 @@ import numpy as np
 
 from mosaiq.audio.media import resample
 from mosaiq.errors import MosaiqError
-from mosaiq.sources.base import sha256_file
+from mosaiq.layout import file_digest as sha256_file
 
 DEFAULT_MODEL = "laion/clap-htsat-unfused"
 DEVICES = ("auto", "cpu", "cuda")

@@ -10,35 +10,34 @@ Output per clip: the proportion of each class over the counted pixels of all fra
 ratios (each in [0, 1], summing to at most 1), and the frames used: a ``json`` FeatureRecord
 (``visual_semantic_summary``), inline when small, otherwise a file under
 ``features/cityseg_summary/`` referenced by path. Masks themselves are never copied.
+
+The run is a reader (:class:`MaskReader`: a clip's label maps) and an encoder
+(:class:`SummaryEncoder`: label maps -> summary) on the shared machinery (``runner.py``,
+``writer.py``); clips without masks are listed as skipped.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from mosaiq.errors import MosaiqError
-from mosaiq.features.store import (
-    FEATURES_DIR,
-    dataset_dir,
-    read_records,
-    record_keys,
-    write_records,
-)
-from mosaiq.package import write_files_atomically
+from mosaiq.features.frames import AssetError
+from mosaiq.features.runner import Decoded, Job, Summary, jobs_of, run_feature, todo
+from mosaiq.features.store import JsonStore, dataset_dir
+from mosaiq.features.writer import FeatureSpec, FeatureWriter
 from mosaiq.settings import load_params, param, read_yaml
 
 FEATURE_NAME = "cityseg_summary"
 FEATURE_TYPE = "visual_semantic_summary"
 MASK_SUFFIXES = (".png", ".npy")
 GROUPS = ("natural", "traffic", "built", "human_activity")
+SPEC = FeatureSpec(FEATURE_NAME, FEATURE_TYPE, "visual")
 
 
 @dataclass
@@ -104,19 +103,18 @@ def mask_files(masks_root: Path, clip_id: str) -> list[Path]:
     return [p for s in MASK_SUFFIXES if (p := masks_root / f"{clip_id}{s}").is_file()][:1]
 
 
-def summarise(files: list[Path], classes: ClassMap) -> dict[str, Any]:
+def summarise(masks: Sequence[tuple[str, np.ndarray]], classes: ClassMap) -> dict[str, Any]:
     """Class proportions and group ratios over the counted pixels of all frames."""
     counts: dict[str, int] = {}
     total = 0
-    for path in files:
-        mask = _read_mask(path)
+    for name_of_file, mask in masks:
         ids, n = np.unique(mask, return_counts=True)
         for i, c in zip(ids.tolist(), n.tolist(), strict=True):
             if i in classes.ignore:
                 continue
             name = classes.ids.get(i)
             if name is None:
-                raise MosaiqError(f"{path.name}: label id {i} is not in the class map")
+                raise MosaiqError(f"{name_of_file}: label id {i} is not in the class map")
             key = classes.summary_class(name)
             counts[key] = counts.get(key, 0) + c
             total += c
@@ -128,99 +126,85 @@ def summarise(files: list[Path], classes: ClassMap) -> dict[str, Any]:
     return {
         "class_proportions": proportions,
         "group_ratios": groups,
-        "frames_used": len(files),
+        "frames_used": len(masks),
         "pixels_counted": total,
-        "mask_files": [p.name for p in files],
+        "mask_files": [name for name, _ in masks],
     }
 
 
-@dataclass
-class Summary:
-    dataset: str
-    done: int = 0
-    already: int = 0
-    missing: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+class MaskReader:
+    """Job -> the clip's label maps (file name, 2-D integer array), in file-name order."""
 
-    def lines(self) -> list[str]:
-        return [
-            f"{self.dataset} {FEATURE_NAME}: {self.done} done, {self.already} already "
-            f"recorded, {len(self.missing)} clips without masks, {self.seconds:.1f} s"
-        ]
+    def __init__(self, masks_root: Path | None) -> None:
+        self.masks_root = masks_root if masks_root is not None and masks_root.is_dir() else None
+
+    def __call__(self, job: Job) -> Decoded:
+        found = mask_files(self.masks_root, job.clip_id) if self.masks_root else []
+        if not found:
+            raise AssetError("no label maps under cityseg.masks_root", kind="missing")
+        masks = [(p.name, _read_mask(p)) for p in found]
+        return Decoded(
+            job.clip_id,
+            masks,
+            n=len(masks),
+            fields={"n_frames": len(masks)},
+            provenance={"frames_used": len(masks)},
+        )
+
+
+class SummaryEncoder:
+    """Label maps -> the clip's summary (class proportions, group ratios)."""
+
+    def __init__(self, classes: ClassMap) -> None:
+        self.classes = classes
+
+    def encode(self, batch: Sequence[Decoded]) -> list[dict[str, Any]]:
+        return [summarise(d.inputs, self.classes) for d in batch]
+
+
+def _masks_root(root: Path, params: dict[str, Any], dataset: str) -> Path | None:
+    value = param(params, f"cityseg.masks_root.{dataset}")
+    if not value:
+        return None
+    path = Path(str(value))
+    return path if path.is_absolute() else root / path
 
 
 def run(root: Path, dataset: str, *, mode: str = "append", limit: int | None = None) -> Summary:
     from mosaiq.api import load
 
-    started = time.perf_counter()
+    summary = Summary(dataset, FEATURE_NAME, listed=0)  # clips without masks: counted only
     params = load_params(root)
     node = param(params, "cityseg", {}) or {}
-    masks_value = param(params, f"cityseg.masks_root.{dataset}")
-    masks_root = (
-        (root / masks_value)
-        if masks_value and not Path(str(masks_value)).is_absolute()
-        else (Path(str(masks_value)) if masks_value else None)
-    )
+    masks_root = _masks_root(root, params, dataset)
     class_map_path = root / node.get("class_map", "config/cityseg_class_map.yaml")
     classes = ClassMap.load(
         class_map_path, masks_root if masks_root and masks_root.is_dir() else None
     )
-    inline_limit = int(node.get("inline_bytes", 2048))
+    store = JsonStore(
+        dataset_dir(root, dataset),
+        FEATURE_NAME,
+        int(node.get("inline_bytes", 2048)),
+        dimension=lambda value: len(value["class_proportions"]) or None,
+    )
     defn = {"feature": FEATURE_NAME, "class_map_sha256": classes.sha256}
-    def_id = hashlib.sha256(json.dumps(defn, sort_keys=True).encode()).hexdigest()[:16]
-    summary = Summary(dataset)
-    records = read_records(root, dataset, FEATURE_NAME)
-    if mode == "overwrite":
-        records = records.iloc[0:0]
-    folder = dataset_dir(root, dataset) / FEATURES_DIR / FEATURE_NAME
-    folder.mkdir(parents=True, exist_ok=True)
-    have = set(records.loc[records["definition_id"] == def_id, "clip_id"].astype(str))
-    clips = load(dataset, "clips", root=root)["clip_id"].astype(str).tolist()
-    summary.already = sum(c in have for c in clips)
-    todo = [c for c in clips if c not in have]
-    if limit is not None:
-        todo = todo[: max(0, int(limit))]
-    rows, files = [], {}
-    if masks_root is not None and masks_root.is_dir():
-        for cid in todo:
-            found = mask_files(masks_root, cid)
-            if not found:
-                summary.missing.append(cid)
-                continue
-            value = summarise(found, classes)
-            text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-            row = {
-                **record_keys(dataset, cid, FEATURE_NAME, FEATURE_TYPE, def_id),
-                "value_format": "json",
-                "feature_dimension": len(value["class_proportions"]) or None,
-                "n_frames": value["frames_used"],
-                "checksum": hashlib.sha256(text.encode()).hexdigest(),
-                "provenance_json": json.dumps(
-                    {
-                        "class_map": str(class_map_path.relative_to(root)),
-                        "class_map_sha256": classes.sha256,
-                        "masks": "label maps from cityseg.masks_root",
-                        "frames_used": value["frames_used"],
-                    },
-                    sort_keys=True,
-                    separators=(",", ":"),
-                ),
-            }
-            if len(text) <= inline_limit:
-                row["feature_value_json"] = text
-            else:
-                name = f"{cid.replace('/', '_')}.json"
-                files[folder / name] = text.encode()
-                row["feature_path"] = f"{FEATURES_DIR}/{FEATURE_NAME}/{name}"
-            rows.append(row)
-    else:
-        summary.missing = list(todo)
-    if files:
-        write_files_atomically(files)
-    if rows:
-        new = pd.DataFrame(rows)
-        records = pd.concat([records, new], ignore_index=True) if not records.empty else new
-    write_records(root, dataset, FEATURE_NAME, records)
-    summary.done = len(rows)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    writer = FeatureWriter(root, dataset, SPEC, defn, store, mode=mode)
+    writer.provenance = {
+        "class_map": str(class_map_path.relative_to(root)),
+        "class_map_sha256": classes.sha256,
+        "masks": "label maps from cityseg.masks_root",
+    }
+    jobs = jobs_of(load(dataset, "clips", root=root), None)
+    summary.total = len(jobs)
+    pending = todo(jobs, writer.recorded(), limit, summary)
+    writer.start()
+    return run_feature(
+        pending,
+        MaskReader(masks_root),
+        SummaryEncoder(classes),
+        writer,
+        summary,
+        batch_units=1,
+        checkpoint_every=max(1, len(pending)),
+        skip_missing=True,
+    )

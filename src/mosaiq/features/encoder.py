@@ -19,10 +19,21 @@ from mosaiq.errors import MosaiqError
 from mosaiq.layout import file_digest as file_sha256
 
 PRECISIONS = ("fp32", "bf16")
+RESIZE_MODES = ("shortest",)  # open_clip's resize modes that the fast path reproduces
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def _checkpoint_of(model: str, pretrained: str | None) -> Path | None:
+def resized_crop(h: int, w: int, size: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """torchvision's ``Resize(size)`` output size (shortest side to ``size``, the other side
+    truncated) and ``CenterCrop(size)`` offsets (top, left) in the resized image."""
+    if w <= h:
+        nw, nh = size, int(size * h / w)
+    else:
+        nh, nw = size, int(size * w / h)
+    return (nh, nw), (round((nh - size) / 2.0), round((nw - size) / 2.0))
+
+
+def checkpoint_of(model: str, pretrained: str | None) -> Path | None:
     if model.startswith("local-dir:"):
         folder = Path(model.split(":", 1)[1])
         found = sorted(
@@ -52,29 +63,49 @@ class Encoder:
     interpolation: str
     dim: int
     provenance: dict[str, Any] = field(default_factory=dict)
+    preprocess_cfg: dict[str, Any] = field(default_factory=dict)
 
     def preprocess(self, images: list[np.ndarray]) -> Any:
-        """uint8 RGB frames -> normalised model input: shortest side resized to the model's
-        size (bicubic, antialiased), centre crop, scaled to [0, 1], normalised by mean/std.
-        Each image is processed on its own, so a frame's input does not depend on its batch."""
+        """uint8 RGB frames -> model input, exactly as open_clip's evaluation transform makes it
+        (:meth:`reference_transform`): the same Pillow resize of the 8-bit image (shortest side
+        to the model's size, antialiased bicubic or bilinear), the same centre crop, then the
+        scaling to [0, 1] and the mean/std normalisation done once for the whole batch instead
+        of image by image. A frame's input does not depend on its batch."""
         import torch
-        import torch.nn.functional as F
+        from PIL import Image
 
-        out = []
+        if not self.fast_path():  # other modes and sizes: open_clip's transform itself
+            ref = self.reference_transform()
+            return torch.stack([ref(Image.fromarray(i)) for i in images]).to(self.device)
+        resample = (
+            Image.Resampling.BILINEAR
+            if self.interpolation == "bilinear"
+            else Image.Resampling.BICUBIC
+        )
         s = self.image_size
-        mode = "bicubic" if self.interpolation == "bicubic" else "bilinear"
+        crops = []
         for img in images:
-            x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float()[None] / 255
-            h, w = x.shape[-2:]
-            scale = s / min(h, w)
-            nh, nw = max(s, round(h * scale)), max(s, round(w * scale))
-            x = F.interpolate(x, size=(nh, nw), mode=mode, antialias=True, align_corners=False)
-            top, left = (nh - s) // 2, (nw - s) // 2
-            out.append(x[0, :, top : top + s, left : left + s].clamp_(0, 1))
-        batch = torch.stack(out)
-        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.std).view(1, 3, 1, 1)
-        return ((batch - mean) / std).to(self.device)
+            (nh, nw), (top, left) = resized_crop(img.shape[0], img.shape[1], s)
+            small = Image.fromarray(np.ascontiguousarray(img)).resize((nw, nh), resample)
+            crops.append(np.asarray(small)[top : top + s, left : left + s])
+        batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+        batch = batch.to(torch.float32).div(255)
+        mean = torch.as_tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.as_tensor(self.std, dtype=torch.float32).view(1, 3, 1, 1)
+        return batch.sub(mean).div(std).to(self.device)
+
+    def fast_path(self) -> bool:
+        """Whether :meth:`preprocess` reproduces the transform itself: open_clip's ``shortest``
+        resize to a square size (what its CLIP models use); otherwise it calls the transform."""
+        size = self.preprocess_cfg.get("size", self.image_size)
+        square = not isinstance(size, (list, tuple)) or len(set(size)) == 1
+        return square and self.preprocess_cfg.get("resize_mode", "shortest") in RESIZE_MODES
+
+    def reference_transform(self) -> Any:
+        """open_clip's own evaluation transform for this model (PIL image -> tensor)."""
+        from open_clip.transform import PreprocessCfg, image_transform_v2
+
+        return image_transform_v2(PreprocessCfg(**self.preprocess_cfg), is_train=False)
 
     def encode(self, batch: Any) -> np.ndarray:
         """L2-normalised float32 embeddings (n x dim) of a preprocessed batch."""
@@ -97,39 +128,16 @@ def load_encoder(
     seed: int = 0,
     threads: int | None = None,
 ) -> Encoder:
+    """The image tower of an open_clip model, ready to preprocess and encode frames."""
     import open_clip
     import torch
 
-    if precision not in PRECISIONS:
-        raise MosaiqError(f"clip.precision {precision!r} is not one of {PRECISIONS}")
-    if device not in DEVICES and not device.startswith("cuda:"):
-        raise MosaiqError(f"clip.device {device!r} is not one of {DEVICES}")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MosaiqError("clip.device is cuda but no CUDA device is available")
+    device = _device(device, precision)
     if threads:
         torch.set_num_threads(int(threads))
-    checkpoint = _checkpoint_of(model, pretrained)
-    is_tag = bool(pretrained) and checkpoint is None and not model.startswith("local-dir:")
-    torch.manual_seed(int(seed))  # random weights (no checkpoint) are drawn from the seed
-    try:
-        net = open_clip.create_model(
-            model,
-            pretrained=(
-                str(checkpoint)
-                if checkpoint and not model.startswith("local-dir:")
-                else (pretrained or None)
-            ),
-            device=device,
-            pretrained_text=False,
-            weights_only=True,
-        )
-    except RuntimeError as exc:
-        raise MosaiqError(
-            f"cannot load CLIP model {model!r} (pretrained {pretrained!r}): {exc}"
-        ) from exc
-    cfg = open_clip.get_model_preprocess_cfg(net)
+    checkpoint = checkpoint_of(model, pretrained)
+    net = _create(model, pretrained, checkpoint, device, seed)
+    cfg = dict(open_clip.get_model_preprocess_cfg(net))
     visual = net.visual.eval()
     if precision == "bf16":
         # weights and activations in bfloat16 (autocast keeps fp32 weights and converts at
@@ -139,33 +147,18 @@ def load_encoder(
     size = cfg.get("size", 224)
     size = size[0] if isinstance(size, (list, tuple)) else int(size)
     with torch.inference_mode():
-        probe = torch.zeros(
-            1,
-            3,
-            size,
-            size,
-            device=device,
-            dtype=torch.bfloat16 if precision == "bf16" else torch.float32,
-        )
-        dim = int(visual(probe).shape[-1])
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        dim = int(visual(torch.zeros(1, 3, size, size, device=device, dtype=dtype)).shape[-1])
     provenance = {
         "model": model,
         "pretrained": pretrained or None,
-        "weights": (
-            "checkpoint" if checkpoint else "pretrained_tag" if is_tag else f"random (seed {seed})"
-        ),
+        "weights": _weights(model, pretrained, checkpoint, seed),
         "checkpoint": str(checkpoint.name) if checkpoint else None,
         "checkpoint_sha256": file_sha256(checkpoint) if checkpoint else None,
         "device": device,
         "precision": precision,
         "embedding_dim": dim,
-        "preprocessing": {
-            "resize": f"shortest side to {size} px, {cfg.get('interpolation', 'bicubic')}, "
-            "antialiased",
-            "crop": f"centre {size}x{size}",
-            "mean": list(cfg.get("mean", ())),
-            "std": list(cfg.get("std", ())),
-        },
+        "preprocessing": _preprocessing(cfg, size),
     }
     return Encoder(
         visual,
@@ -177,4 +170,60 @@ def load_encoder(
         cfg.get("interpolation", "bicubic"),
         dim,
         provenance,
+        cfg,
     )
+
+
+def _create(
+    model: str, pretrained: str | None, checkpoint: Path | None, device: str, seed: int
+) -> Any:
+    import open_clip
+    import torch
+
+    torch.manual_seed(int(seed))  # random weights (no checkpoint) are drawn from the seed
+    local = model.startswith("local-dir:")
+    try:
+        return open_clip.create_model(
+            model,
+            pretrained=str(checkpoint) if checkpoint and not local else (pretrained or None),
+            device=device,
+            pretrained_text=False,
+            weights_only=True,
+        )
+    except RuntimeError as exc:
+        raise MosaiqError(
+            f"cannot load CLIP model {model!r} (pretrained {pretrained!r}): {exc}"
+        ) from exc
+
+
+def _device(device: str, precision: str) -> str:
+    import torch
+
+    if precision not in PRECISIONS:
+        raise MosaiqError(f"clip.precision {precision!r} is not one of {PRECISIONS}")
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise MosaiqError(f"clip.device {device!r} is not one of {DEVICES}")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise MosaiqError("clip.device is cuda but no CUDA device is available")
+    return device
+
+
+def _weights(model: str, pretrained: str | None, checkpoint: Path | None, seed: int) -> str:
+    if checkpoint:
+        return "checkpoint"
+    if pretrained and not model.startswith("local-dir:"):
+        return "pretrained_tag"
+    return f"random (seed {seed})"
+
+
+def _preprocessing(cfg: dict[str, Any], size: int) -> dict[str, Any]:
+    return {
+        "transform": "open_clip image_transform (evaluation), reproduced exactly",
+        "resize": f"{cfg.get('resize_mode', 'shortest')} side to {size} px, Pillow "
+        f"{cfg.get('interpolation', 'bicubic')} (antialiased) on 8-bit RGB",
+        "crop": f"centre {size}x{size}",
+        "mean": list(cfg.get("mean", ())),
+        "std": list(cfg.get("std", ())),
+    }

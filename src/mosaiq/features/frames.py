@@ -7,10 +7,10 @@
   parts of the segment) to be mean-pooled.
 - :func:`decode_frames` returns, for each time, the frame *displayed* at that time: the last frame
   whose presentation timestamp is at or before it. Frame timestamps come from the container's
-  packets (no decoding), so the frame index is exact for variable-frame-rate files too, and the
-  decoder seeks to the keyframe before each target and decodes forward to it (OpenCV's
-  ``CAP_PROP_POS_MSEC`` seeking assumes a constant rate and lands on the wrong frame in VFR
-  files; see tests/test_frames.py).
+  packets (no decoding; only up to the last wanted time when the segment's end is known), so
+  the frame index is exact for variable-frame-rate files too, and the decoder seeks to the
+  keyframe before each target and decodes forward to it (OpenCV's ``CAP_PROP_POS_MSEC`` seeking
+  assumes a constant rate and lands on the wrong frame in VFR files; see tests/test_frames.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import bisect
 import math
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 
@@ -110,24 +111,18 @@ def decode_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         tb = float(stream.time_base)
-        pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
-        if not pts:
-            raise AssetError(f"{path.name}: no video frames", kind="unreadable")
+        if times is None and _known(end_s):
+            times = sample_times(start_s, end_s, 0.0, rule, k)
+        pts = _presentation_times(container, stream, path, tb, times)
         first = pts[0]
-        last_frame_end = (pts[-1] - first) * tb + (
-            (pts[-1] - pts[-2]) * tb if len(pts) > 1 else 0.0
-        )
-        if times is None:
+        if times is None:  # the segment ends with the file: its duration is needed
+            last_frame_end = (pts[-1] - first) * tb + (
+                (pts[-1] - pts[-2]) * tb if len(pts) > 1 else 0.0
+            )
             times = sample_times(start_s, end_s, last_frame_end, rule, k)
-        wanted = []
-        for t in times:
-            target = first + t / tb
-            i = max(0, bisect.bisect_right(pts, target + 1e-6) - 1)
-            wanted.append(i)
+        wanted = [max(0, bisect.bisect_right(pts, first + t / tb + 1e-6) - 1) for t in times]
         frames: dict[int, Frame] = {}
         for i in sorted(set(wanted)):
-            if i in frames:
-                continue
             frames[i] = _decode_one(container, stream, pts, i, first, tb)
         return [frames[i] for i in wanted]
     except av.error.FFmpegError as exc:
@@ -136,37 +131,54 @@ def decode_frames(
         container.close()
 
 
-def _decode_one(container, stream, pts: list[int], i: int, first: int, tb: float) -> Frame:
+def _known(value: float | None) -> bool:
+    return value is not None and not math.isnan(value)
+
+
+def _presentation_times(
+    container: Any, stream: Any, path: Path, tb: float, times: list[float] | None
+) -> list[int]:
+    """Sorted packet timestamps, read from the container without decoding: up to the last
+    wanted time only (a packet's pts is never before its dts, and dts only grow, so every frame
+    shown up to that time has been seen once a dts passes it), or all of them when the times
+    depend on the file's duration."""
+    pts: list[int] = []
+    until: float | None = None
+    for packet in container.demux(stream):
+        if packet.pts is None:
+            continue
+        pts.append(packet.pts)
+        if until is None and times is not None:
+            until = pts[0] + max(times) / tb + 1e-6  # the first packet has the first pts
+        if until is not None and packet.dts is not None and packet.dts > until:
+            break
+    if not pts:
+        raise AssetError(f"{path.name}: no video frames", kind="unreadable")
+    return sorted(pts)
+
+
+def _decode_one(
+    container: Any, stream: Any, pts: list[int], i: int, first: int, tb: float
+) -> Frame:
+    """Seek to the keyframe before frame ``i`` and decode forward to it. A frame shown before
+    it that no other frame refers to (``skip_frame`` NONREF, decided by the decoder from the
+    bitstream) cannot change it and is not decoded."""
     target = pts[i]
     container.seek(target, stream=stream, backward=True, any_frame=False)
-    for frame in container.decode(stream):
-        if frame.pts is None:
-            continue
-        if frame.pts >= target:
-            if frame.pts != target:
-                raise AssetError(
-                    f"frame at pts {target} not found after seeking (got {frame.pts})",
-                    kind="unreadable",
-                )
-            return Frame((target - first) * tb, i, frame.to_ndarray(format="rgb24"))
+    codec = stream.codec_context
+    try:
+        for packet in container.demux(stream):
+            before = packet.pts is not None and packet.pts < target
+            codec.skip_frame = "NONREF" if before else "DEFAULT"
+            for frame in codec.decode(packet):
+                if frame.pts is None or frame.pts < target:
+                    continue
+                if frame.pts != target:
+                    raise AssetError(
+                        f"frame at pts {target} not found after seeking (got {frame.pts})",
+                        kind="unreadable",
+                    )
+                return Frame((target - first) * tb, i, frame.to_ndarray(format="rgb24"))
+    finally:
+        codec.skip_frame = "DEFAULT"
     raise AssetError(f"frame {i} (pts {target}) could not be decoded", kind="unreadable")
-
-
-def decode_sequential(path: Path, time_s: float) -> np.ndarray:
-    """The frame displayed at ``time_s``, decoding every frame from the start: the simple way,
-    kept as the baseline of the benchmark."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        tb = float(stream.time_base)
-        chosen = None
-        first = None
-        for frame in container.decode(stream):
-            first = frame.pts if first is None else first
-            if (frame.pts - first) * tb > time_s + 1e-6:
-                break
-            chosen = frame
-        if chosen is None:
-            raise AssetError(f"{path.name}: no frame at {time_s} s", kind="unreadable")
-        return chosen.to_ndarray(format="rgb24")

@@ -5,13 +5,19 @@ Each feature definition of a dataset has a record file ``datasets/<DS>/features/
 and remote). ``mosaiq features collect <DS>`` merges the record files into the package's
 ``data/features.csv``.
 
-Array layouts (``clip.storage``):
+Values are stored by a :class:`ValueStore`: an :class:`ArrayStore` for vectors, a
+:class:`JsonStore` for JSON objects (named values, summaries). Array layouts (``clip.storage``):
 
 - ``shards`` (default): one ``.npy`` matrix per checkpoint of a run, named by the hash of its
   bytes; a record points to its shard and row. Thousands of clips make a handful of files, which
   is what makes ``dvc push``/``pull`` fast (see the README's measurements);
 - ``npy``: one ``.npy`` vector per clip, named by clip ID;
 - ``base64``: no file; the little-endian bytes in ``feature_value_json``.
+
+JSON values are inline in ``feature_value_json`` when small, otherwise a file per clip.
+
+The record schema is the one the build wrote into the package (its descriptor and schemas on
+disk); nothing here rebuilds it.
 
 Every file is written under a temporary name and renamed into place; the record file is
 rewritten atomically after its arrays, so an interrupted run leaves either a record with its
@@ -25,23 +31,24 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from mosaiq.errors import MosaiqError
+from mosaiq.layout import package_dir, read_descriptor
 from mosaiq.package import read_table, table_to_csv, write_files_atomically
+from mosaiq.settings import read_yaml
 
 LAYOUTS = ("shards", "npy", "base64")
 DTYPES = ("float16", "float32", "float64")
 FEATURES_DIR = "features"
 
 
-def dataset_dir(root: Path, dataset: str) -> Path:
-    return root / "datasets" / dataset
+dataset_dir = package_dir
 
 
 def records_path(root: Path, dataset: str, name: str) -> Path:
@@ -49,17 +56,16 @@ def records_path(root: Path, dataset: str, name: str) -> Path:
 
 
 def feature_schema(root: Path, dataset: str) -> dict[str, Any]:
-    """The feature records' Table Schema as the build wrote it (descriptor + schema on disk)."""
-    from mosaiq.layout import read_descriptor
-    from mosaiq.settings import read_yaml
-
+    """The FeatureRecord schema of the built package, as written on disk."""
     descriptor = read_descriptor(root, dataset)
-    resources = {r["name"]: r for r in (descriptor or {}).get("resources", [])}
-    if "features" not in resources:
+    if descriptor is None:
         raise MosaiqError(
-            f"datasets/{dataset}/datapackage.yaml has no features resource; "
-            f"run `mosaiq build {dataset}` first"
+            f"{dataset} is not built here: run `mosaiq build {dataset}` "
+            f"or `dvc pull datasets/{dataset}`"
         )
+    resources = {r["name"]: r for r in descriptor.get("resources", [])}
+    if "features" not in resources or "schema" not in resources["features"]:
+        raise MosaiqError(f"{dataset}/datapackage.yaml: no features resource with a schema")
     schema: dict[str, Any] = read_yaml(dataset_dir(root, dataset) / resources["features"]["schema"])
     return schema
 
@@ -146,6 +152,30 @@ def _safe_name(clip_id: str) -> str:
     return clip_id.replace(os.sep, "_").replace("/", "_")
 
 
+class ValueStore(Protocol):
+    """Where a feature's values go; ``put_values`` returns the record fields of each value."""
+
+    folder: Path
+
+    def put_values(
+        self, clip_ids: Sequence[str], values: Sequence[Any]
+    ) -> list[dict[str, Any]]: ...
+
+    def remove_unreferenced(self, referenced: set[str]) -> list[Path]: ...
+
+
+def _remove_unreferenced(folder: Path, name: str, referenced: set[str]) -> list[Path]:
+    """Delete files of ``folder`` that no record refers to (left by an interrupted run)."""
+    removed = []
+    if folder.is_dir():
+        for path in folder.iterdir():
+            rel = f"{FEATURES_DIR}/{name}/{path.name}"
+            if path.is_file() and rel not in referenced:
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
 class ArrayStore:
     """Writes vectors in one layout and reads them back from a record."""
 
@@ -156,6 +186,14 @@ class ArrayStore:
             raise MosaiqError(f"clip.dtype {dtype!r} is not one of {DTYPES}")
         self.base, self.name, self.layout, self.dtype = base, name, layout, np.dtype(dtype)
         self.folder = base / FEATURES_DIR / name
+
+    def put_values(self, clip_ids: Sequence[str], values: Sequence[Any]) -> list[dict[str, Any]]:
+        """Store one vector per clip (all of one length); their record fields."""
+        located = self.put(clip_ids, np.stack([np.asarray(v) for v in values]))
+        return [
+            {"feature_dimension": int(np.shape(v)[-1]), "dtype": str(self.dtype), **where}
+            for v, where in zip(values, located, strict=True)
+        ]
 
     def put(self, clip_ids: Sequence[str], vectors: np.ndarray) -> list[dict[str, Any]]:
         """Store the vectors (one per clip); the record fields that locate each one."""
@@ -208,14 +246,52 @@ class ArrayStore:
 
     def remove_unreferenced(self, referenced: set[str]) -> list[Path]:
         """Delete array files that no record refers to (left by an interrupted run)."""
-        removed = []
-        if self.folder.is_dir():
-            for path in self.folder.iterdir():
-                rel = f"{FEATURES_DIR}/{self.name}/{path.name}"
-                if path.is_file() and rel not in referenced:
-                    path.unlink()
-                    removed.append(path)
-        return removed
+        return _remove_unreferenced(self.folder, self.name, referenced)
+
+
+class JsonStore:
+    """JSON objects (named values, summaries): inline in ``feature_value_json`` up to
+    ``inline_bytes`` characters, otherwise one file per clip. ``dimension`` gives a value's
+    ``feature_dimension`` (by default its number of keys)."""
+
+    def __init__(
+        self,
+        base: Path,
+        name: str,
+        inline_bytes: int,
+        dimension: Callable[[Mapping[str, Any]], int | None] = len,
+    ) -> None:
+        self.base, self.name, self.inline_bytes, self.dimension = (
+            base,
+            name,
+            inline_bytes,
+            dimension,
+        )
+        self.folder = base / FEATURES_DIR / name
+
+    def put_values(self, clip_ids: Sequence[str], values: Sequence[Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        files: dict[Path, bytes] = {}
+        for cid, value in zip(clip_ids, values, strict=True):
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            row: dict[str, Any] = {
+                "value_format": "json",
+                "feature_dimension": self.dimension(value),
+                "checksum": hashlib.sha256(text.encode()).hexdigest(),
+            }
+            if len(text) <= self.inline_bytes:
+                row["feature_value_json"] = text
+            else:
+                fname = f"{_safe_name(cid)}.json"
+                files[self.folder / fname] = text.encode()
+                row["feature_path"] = f"{FEATURES_DIR}/{self.name}/{fname}"
+            out.append(row)
+        if files:
+            write_files_atomically(files)
+        return out
+
+    def remove_unreferenced(self, referenced: set[str]) -> list[Path]:
+        return _remove_unreferenced(self.folder, self.name, referenced)
 
 
 def load_vector(dataset_root: Path, record: pd.Series | dict[str, Any]) -> np.ndarray:
