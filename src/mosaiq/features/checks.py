@@ -67,7 +67,8 @@ def feature_problems(dataset_root: Path, records: pd.DataFrame) -> Iterator[Prob
                 vec = array[r]
             else:
                 vec = load_vector(base, rec)
-        except (ValueError, OSError, KeyError, TypeError) as exc:
+        except (ValueError, OSError, KeyError, TypeError, EOFError) as exc:
+            # EOFError: a 0-byte or truncated .npy shard
             yield row, "feature_path", "feature-unreadable", f"stored value unreadable: {exc}"
             continue
         yield from _vector(vec, rec, row)
@@ -116,7 +117,18 @@ def _summary(base: Path, rec: dict, row: int) -> Iterator[Problem]:
     except json.JSONDecodeError as exc:
         yield row, "feature_value_json", "feature-json", f"not JSON: {exc}"
         return
-    groups = value.get("group_ratios", {})
+    groups = value.get("group_ratios", {}) if isinstance(value, dict) else None
+    if not isinstance(groups, dict) or not all(
+        isinstance(r, int | float) and not isinstance(r, bool) for r in groups.values()
+    ):
+        yield (
+            row,
+            "feature_value_json",
+            "feature-json",
+            "not a segmentation summary: expected an object whose group_ratios maps group "
+            "names to numbers",
+        )
+        return
     bad = {g: r for g, r in groups.items() if not (0 <= float(r) <= 1)}
     if bad:
         yield row, "feature_value_json", "feature-ratios", f"group ratios outside [0, 1]: {bad}"
