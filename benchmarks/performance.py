@@ -11,7 +11,8 @@ Prints, from one run:
   growth over the imports) in two fresh processes; then the same with ARAUS alone at
   ``--scale`` times its rows (its raw rows repeated under new participant and stimulus keys);
 - each build (``build_dataset``) against a plain ``pandas.read_csv`` of its raw files in the same
-  process, and its peak memory growth per raw row;
+  process (wall time, and CPU time), and its peak memory growth per raw row beside that of the
+  plain read alone in a fresh process;
 - ``mosaiq --help`` and ``mosaiq --version`` against ``python -c pass`` through the same
   interpreter (median wall time of fresh processes).
 """
@@ -52,25 +53,43 @@ _BUILD_CHILD = (
 import json, sys, time
 from pathlib import Path
 import pandas as pd
-from mosaiq.build import adapter, build_dataset
+from mosaiq.build import build_dataset
+from mosaiq.sources import source
 root, ds, repeat = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 raws = json.loads(sys.argv[4])
-adapter(ds)
+source(ds)
 base = rss_kb()
-times = []
+times, cpus = [], []
 for _ in range(repeat):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     r = build_dataset(root, ds)
     times.append(time.perf_counter() - t)
+    cpus.append(time.process_time() - c)
     if not times[1:]:
         grown = peak_kb() - base
-reads = []
+reads, read_cpus = [], []
 for _ in range(repeat):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     raw_rows = sum(len(pd.read_csv(p, low_memory=False)) for p in raws)
     reads.append(time.perf_counter() - t)
-print(json.dumps({"build_s": min(times), "read_s": min(reads), "status": r.status,
+    read_cpus.append(time.process_time() - c)
+print(json.dumps({"build_s": min(times), "read_s": min(reads), "build_cpu": min(cpus),
+                  "read_cpu": min(read_cpus), "status": r.status,
                   "raw_rows": raw_rows, "grown_kb": grown}))
+"""
+)
+
+# The same plain read, alone in a fresh process, for its peak memory growth.
+_READ_CHILD = (
+    _MEM
+    + """
+import json, sys
+import pandas as pd
+from mosaiq.build import build_dataset
+raws = json.loads(sys.argv[1])
+base = rss_kb()
+frames = [pd.read_csv(p, low_memory=False) for p in raws]
+print(json.dumps({"grown_kb": peak_kb() - base}))
 """
 )
 
@@ -153,12 +172,13 @@ def raw_files(root: Path) -> dict[str, list[str]]:
 def builds(root: Path, raws: dict[str, list[str]], repeat: int, label: str = "") -> None:
     for ds, files in raws.items():
         r = _child(_BUILD_CHILD, str(root), ds, str(repeat), json.dumps(files))
+        read_kb = _child(_READ_CHILD, json.dumps(files))["grown_kb"]
         print(
             f"build {ds}{label} ({r['status']}, {r['raw_rows']:,} raw rows): "
             f"{r['build_s']:.3f} s vs raw read {r['read_s']:.3f} s = "
-            f"{r['build_s'] / r['read_s']:.2f}x; "
+            f"{r['build_s'] / r['read_s']:.2f}x (CPU {r['build_cpu'] / r['read_cpu']:.2f}x); "
             f"memory {r['grown_kb'] / 1024:.0f} MB = {r['grown_kb'] * 1024 / r['raw_rows']:,.0f} "
-            f"bytes per raw row"
+            f"bytes per raw row (raw read {read_kb * 1024 / r['raw_rows']:,.0f})"
         )
 
 

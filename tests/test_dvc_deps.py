@@ -34,7 +34,15 @@ from tests.conftest import REPO
 
 SRC = REPO / "src"
 REGISTRY = "mosaiq.sources"
-RUNTIME_ONLY = {"clip.batch_size", "clip.threads", "clip.device"}
+RUNTIME_ONLY = {
+    "clip.batch_size",
+    "clip.threads",
+    "clip.device",
+    "compute.scheduler",
+    "compute.workers",
+    "compute.shard_size",
+    "compute.timeout_s",
+}
 """Settings that change speed, not bytes: a change must not re-run the stage."""
 
 

@@ -88,9 +88,13 @@ def test_unchanged_files_are_not_rewritten(tmp_path: Path):
 def test_csv_bytes_are_those_of_pandas_to_csv(rows: int):
     """The writer gives the bytes pandas' to_csv gives for the same typed, sorted table."""
     rng = np.random.default_rng(rows)
-    texts = np.array(["plain", 'with "quotes"', "a, comma", "line\nbreak", " space", "é"])
+    texts = np.array(
+        ["plain", 'with "quotes"', "a, comma", "line\nbreak", "cr\rhere", " space", "é", ""]
+    )
     numbers = rng.normal(size=rows) * 10.0 ** rng.integers(-8, 9, size=rows)
     numbers[rng.random(rows) < 0.2] = np.nan
+    numbers[rng.random(rows) < 0.05] = -0.0  # formatted by value: -0.0 is not 0.0
+    numbers[rng.random(rows) < 0.05] = 0.0
     df = pd.DataFrame(
         {
             "key": [f"k{i:06d}" for i in range(rows)],

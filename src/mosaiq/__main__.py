@@ -20,7 +20,8 @@ def _columns() -> int:
         columns = 0
     if columns <= 0:
         try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+            stream = sys.__stdout__
+            columns = os.get_terminal_size(stream.fileno()).columns if stream else 0
         except (AttributeError, ValueError, OSError):
             columns = 0
     return columns or 80

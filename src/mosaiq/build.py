@@ -12,7 +12,9 @@ that runs adapters: later stages read the package as written (descriptor and sch
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +30,12 @@ from mosaiq.harmonise import (
     straightlined,
 )
 from mosaiq.layout import BUILT, NOT_BUILT_ABSENT, catalogue_facts, package_dir, read_descriptor
-from mosaiq.package import table_to_csv, write_files_atomically, yaml_bytes
+from mosaiq.package import empty_columns, table_to_csv, write_files_atomically, yaml_bytes
 from mosaiq.paq import CENTRINGS, LIKERT_5, PAQ_IDS, Scale
 from mosaiq.schema import CLIP_FK, TableSpec, compose, field_names
 from mosaiq.settings import data_version, load_params, param
 from mosaiq.sources import source
-from mosaiq.sources.base import Source, SourceTables, exclusions_frame
+from mosaiq.sources.base import Source, SourceTables, exclusions_frame, read_source
 from mosaiq.sources.checks import check_source_tables
 
 SHARED_REASONS = {
@@ -149,7 +151,7 @@ def build_dataset(root: Path, dataset: str) -> BuildResult:
     params = load_params(root)
     declared = source(dataset)
     try:
-        tables = declared.read(root, params)
+        tables = read_source(declared, root, params)
     except RawInputAbsent as exc:
         existing = read_descriptor(root, dataset)
         if existing and existing.get("mosaiq", {}).get("build_status") == BUILT:
@@ -176,6 +178,8 @@ class _Built:
     src: SourceTables
     tables: dict[str, pd.DataFrame]
     harmonisation: dict[str, Any]
+    empty: dict[str, list[str]] = field(default_factory=dict)
+    """Columns of a table that the source leaves empty in every row: not in its frame."""
 
 
 def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str, Any]) -> _Built:
@@ -204,8 +208,10 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
                 "straightlining": quality.get("straightlining", "keep_midpoint"),
             },
         }
+    # Columns the source declares empty (Arrow null columns) are carried by name only.
+    empty = empty_columns(src.clips)
     # Clips whose every response was excluded carry no rating: they are not published.
-    clips = src.clips.merge(
+    clips = src.clips.drop(columns=empty).merge(
         clip_aggregates(declared, responses, "clip_id"), on="clip_id", how="inner"
     )
     if declared.finish_clips is not None:
@@ -232,6 +238,7 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
             "exclusions": exclusions.assign(dataset_id=declared.dataset_id),
         },
         harmonisation=harmonisation,
+        empty={"clips": empty},
     )
 
 
@@ -282,7 +289,8 @@ def _write(
     specs = table_specs(declared)
     schemas = schemas_for(root, declared, params)
     tables = built.tables if built else {}
-    files: dict[Path, bytes] = {}
+    empty = built.empty if built else {}
+    files: dict[Path, bytes | Callable[[], bytes]] = {}
     counts: dict[str, int] = {}
     for name in PACKAGE_TABLES:
         schema = schemas[name]
@@ -300,8 +308,14 @@ def _write(
         df = tables.get(name)
         if df is None:
             df = pd.DataFrame({c: pd.Series(dtype="object") for c in field_names(schema)})
-        files[pkg / "data" / f"{name}.csv"] = table_to_csv(
-            df, schema, sort_by=specs[name].sort_by, table=f"{ds}/{name}"
+        # rendered as it is staged: one table's CSV bytes in memory at a time
+        files[pkg / "data" / f"{name}.csv"] = partial(
+            table_to_csv,
+            df,
+            schema,
+            sort_by=specs[name].sort_by,
+            table=f"{ds}/{name}",
+            empty=empty.get(name, ()),
         )
         counts[name] = len(df)
     descriptor = _descriptor(root, declared, params, built, status, reason, counts)

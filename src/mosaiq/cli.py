@@ -208,6 +208,20 @@ def features_clip(
         ),
     ] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Compute on a local Dask cluster of N worker processes "
+            "(default: params.yaml compute.workers; 0 = in this process)."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Compute on the running Dask cluster at this address, tcp://host:8786 "
+            "(default: params.yaml compute.scheduler)."
+        ),
+    ] = None,
     root: Root = None,
 ) -> None:
     """CLIP embeddings of the clips' video frames (settings: params.yaml clip, video)."""
@@ -221,6 +235,8 @@ def features_clip(
             limit=limit,
             skip_missing_video=skip_missing_video,
             progress=not no_progress,
+            scheduler=scheduler,
+            workers=workers,
         )
     except FeatureRunError as exc:
         for line in exc.summary.lines():
@@ -235,12 +251,29 @@ def features_cityseg(
     dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
     mode: Annotated[str, typer.Option(help="append or overwrite.")] = "append",
     limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Compute on a local Dask cluster of N worker processes "
+            "(default: params.yaml compute.workers; 0 = in this process)."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Compute on the running Dask cluster at this address, tcp://host:8786 "
+            "(default: params.yaml compute.scheduler)."
+        ),
+    ] = None,
     root: Root = None,
 ) -> None:
     """Segmentation summaries (class proportions, group ratios) from per-clip label maps."""
     from mosaiq.features.cityseg import run
 
-    for line in run(_root(root), dataset, mode=mode, limit=limit).lines():
+    summary = run(
+        _root(root), dataset, mode=mode, limit=limit, scheduler=scheduler, workers=workers
+    )
+    for line in summary.lines():
         typer.echo(line)
 
 

@@ -67,12 +67,14 @@ def add_iso_coordinates(
     ``angle_set`` (the language code whose angles were used, or ``"equal"``) and ``paq_complete``.
     Rows missing any PAQ item get empty coordinates.
     """
-    out = responses.copy()
+    out = responses.copy(deep=False)  # new columns only: the frame's own are not copied
     paq = out[list(PAQ_IDS)].to_numpy(dtype=float)
     pleasant, eventful = iso_coordinates(paq, scale, EQUAL_ANGLES)
-    langs = out[language].astype("string").fillna("").tolist()
-    angles, angle_sets = angles_for_languages(langs, angle_table)
-    pleasant_l, eventful_l = iso_coordinates(paq, scale, angles, centring)
+    # The angles of each distinct language, looked up once
+    codes, langs = pd.factorize(out[language].astype("string").fillna(""))
+    angles, sets_used = angles_for_languages(list(langs), angle_table)
+    pleasant_l, eventful_l = iso_coordinates(paq, scale, angles, centring, sets=codes)
+    angle_sets = np.asarray(sets_used, dtype=object)[codes]
     out["ISOPleasant"] = round_derived(pleasant)
     out["ISOEventful"] = round_derived(eventful)
     out["ISOPleasant_lang"] = round_derived(pleasant_l)

@@ -17,12 +17,14 @@ import csv
 import glob
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mosaiq.errors import MosaiqError
 from mosaiq.schema import field_names, pandas_dtypes
@@ -34,56 +36,132 @@ def table_to_csv(
     *,
     sort_by: Sequence[str] | None = None,
     table: str = "table",
+    empty: Collection[str] = (),
 ) -> bytes:
-    """Render ``df`` as CSV bytes in the schema's column order and types, rows sorted."""
+    """Render ``df`` as CSV bytes in the schema's column order and types, rows sorted.
+
+    ``empty`` names schema columns that hold no value in any row: they are not in ``df`` (or
+    are, all missing) and are written as empty cells without ever being materialised.
+    """
     names = field_names(schema)
-    missing = [n for n in names if n not in df.columns]
+    blank = set(empty)
+    missing = [n for n in names if n not in df.columns and n not in blank]
     extra = [c for c in df.columns if c not in names]
     if missing or extra:
         raise MosaiqError(
             f"{table}: columns do not match the schema (missing: {missing or 'none'}; "
             f"not in schema: {extra or 'none'})"
         )
-    # Column by column, without a sorted copy of the whole table: only the sort keys are
-    # sorted, and each block of rows is taken in that order as it is written.
-    columns = {
-        name: pd.Series(_cast(df[name], dtype, table, name)).reset_index(drop=True)
-        for name, dtype in pandas_dtypes(schema).items()
-    }
+    dtypes = pandas_dtypes(schema)
     keys = list(sort_by or schema.get("primaryKey") or names[:1])
+    absent_keys = [k for k in keys if k not in df.columns]
+    if absent_keys:
+        raise MosaiqError(f"{table}: sort keys {absent_keys} are declared empty")
+    # Only the sort keys are sorted; every column is then formatted once, vectorised, and the
+    # rows are joined by Arrow. A run of empty columns is one constant run of commas.
     order = (
-        pd.DataFrame({k: columns[k] for k in keys})
+        pd.DataFrame({k: _cast(df[k], dtypes[k], table, k).reset_index(drop=True) for k in keys})
         .sort_values(keys, kind="mergesort", na_position="first")
         .index.to_numpy()
     )
-    buf = io.StringIO()
-    # The standard library's writer, as pandas' to_csv uses it, fed cells as pandas renders them
-    # (numbers with numpy's shortest repr, integers and text as they are, missing as empty),
-    # a block of rows at a time: the same bytes, without pandas' per-chunk overhead.
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(names)
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(names)
+    head = header.getvalue().encode("utf-8")
+    if not len(df):
+        return head
+    if len(names) == 1:  # the csv module writes a lone empty cell as ""
+        return head + _csv_module_rows(df[names[0]], dtypes[names[0]], table, order)
+    columns: list[pd.Series | None] = [
+        None
+        if name not in df.columns or _is_null_column(df[name])
+        else _cast(df[name], dtypes[name], table, name)
+        for name in names
+    ]
+    # A block of rows at a time, so that Arrow's intermediate columns stay small.
+    parts: list[bytes | memoryview] = [head]
     for start in range(0, len(order), _ROWS_PER_BLOCK):
-        rows = order[start : start + _ROWS_PER_BLOCK]
-        cells = (_csv_cells(columns[name].take(rows)) for name in names)
-        writer.writerows(zip(*cells, strict=True))
-    return buf.getvalue().encode("utf-8")
+        parts.append(_csv_block(columns, order[start : start + _ROWS_PER_BLOCK]))
+    return b"".join(parts)
 
 
-_ROWS_PER_BLOCK = 20_000
+_ROWS_PER_BLOCK = 16_384
 
 
-def _csv_cells(col: pd.Series) -> np.ndarray:
-    """One column's cells as ``DataFrame.to_csv`` gives them to the csv writer."""
+def _csv_block(columns: list[pd.Series | None], rows: np.ndarray) -> memoryview:
+    """The CSV lines of ``rows`` (positions in the columns; ``None`` is an empty column), each
+    column formatted vectorised and the lines joined by Arrow; a run of empty columns is one
+    constant run of commas."""
+    segments: list[pa.Array | pa.Scalar] = []
+    run = 0
+    for col in columns:
+        if col is None:
+            run += 1
+            continue
+        if run:
+            segments.append(_text("," * (run - 1)))
+            run = 0
+        segments.append(_csv_cells(col, rows))
+    if run:
+        segments.append(_text("," * (run - 1)))
+    if not any(isinstance(s, pa.Array) for s in segments):
+        return memoryview((("," * (len(columns) - 1) + "\n") * len(rows)).encode("utf-8"))
+    lines = pc.binary_join_element_wise(*segments, _text(","))
+    lines = pc.binary_join_element_wise(lines, _text(""), _text("\n"))
+    return _string_bytes(lines)
+
+
+def _csv_module_rows(col: pd.Series, dtype: str, table: str, order: np.ndarray) -> bytes:
+    cells = _csv_cells(_cast(col, dtype, table, str(col.name)), order).to_pylist()
+    return "".join((c or '""') + "\n" for c in cells).encode("utf-8")
+
+
+_NEEDS_QUOTES = '[",\n]'
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
+def empty_columns(df: pd.DataFrame) -> list[str]:
+    """The columns of ``df`` of Arrow's null type: declared empty, they hold no buffer."""
+    return [str(c) for c in df.columns if _is_null_column(df[c])]
+
+
+def _is_null_column(col: pd.Series) -> bool:
+    """A column of Arrow's null type: declared empty, holds nothing."""
+    return isinstance(col.dtype, pd.ArrowDtype) and pa.types.is_null(col.dtype.pyarrow_dtype)
+
+
+def _string_bytes(arr: pa.Array) -> memoryview:
+    """The concatenated values of a large_string array without nulls (a view, no copy)."""
+    _validity, offsets, data = arr.buffers()
+    ends = np.frombuffer(offsets, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    return memoryview(data)[int(ends[0]) : int(ends[-1])]
+
+
+def _csv_cells(col: pd.Series, order: np.ndarray) -> pa.Array:
+    """One column's cells, in ``order``, as ``DataFrame.to_csv`` writes them: numbers with
+    the shortest repr, integers and text as they are, text quoted where the csv module
+    quotes it (a delimiter, a quote or the line terminator in it), missing values empty."""
     if col.dtype == "float64":
-        values = col.to_numpy()
-        cells = np.full(len(values), "", dtype=object)
-        present = ~np.isnan(values)
-        if present.any():  # numpy's repr only for the numbers there are
-            cells[present] = values[present].astype(str)
-        return cells
-    cells = np.asarray(col.array.astype(object))
-    cells[np.asarray(col.isna())] = ""
-    return cells
+        values = col.to_numpy()[order]
+        # Each distinct value (by its bits: -0.0 is not 0.0) is formatted once, by Python's
+        # repr (numpy's shortest repr gives the same text, slower).
+        codes, bits = pd.factorize(values.view(np.int64))
+        texts = ["" if v != v else repr(v) for v in bits.view(np.float64).tolist()]
+        return pa.array(texts, pa.large_string()).take(pa.array(codes))
+    if col.dtype == "Int64":
+        ints = pa.array(col.array, pa.int64()).take(pa.array(order))
+        return pc.fill_null(pc.cast(ints, pa.large_string()), "")
+    objects = col.to_numpy(dtype=object, na_value=None)[order]  # type: ignore[call-overload]
+    text = pa.array(objects, pa.large_string())
+    quote = pc.match_substring_regex(text, _NEEDS_QUOTES)
+    if pc.any(quote).as_py():
+        quote_mark = _text('"')
+        escaped = pc.replace_substring(text, '"', '""')
+        quoted = pc.binary_join_element_wise(quote_mark, escaped, quote_mark, _text(""))
+        text = pc.if_else(quote, quoted, text)
+    return pc.fill_null(text, "")
 
 
 def _cast(col: pd.Series, dtype: str, table: str, name: str) -> pd.Series:
@@ -136,8 +214,11 @@ def _running(pid: int) -> bool:
     return True
 
 
-def write_files_atomically(files: Mapping[Path, bytes]) -> list[Path]:
+def write_files_atomically(files: Mapping[Path, bytes | Callable[[], bytes]]) -> list[Path]:
     """Write every file under a temporary name, then rename them all into place.
+
+    A file's content may be given as a function that renders it: it is called when that file
+    is staged, so that only one rendered file is held in memory at a time.
 
     Nothing is renamed unless every file was written; a failure removes the temporaries and
     leaves the existing files as they were. Files whose bytes are unchanged are not rewritten
@@ -145,10 +226,11 @@ def write_files_atomically(files: Mapping[Path, bytes]) -> list[Path]:
     """
     staged: list[tuple[Path, Path]] = []
     try:
-        for path, data in files.items():
+        for path, content in files.items():
+            data = content() if callable(content) else content
             path.parent.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(path)
-            if path.is_file() and path.read_bytes() == data:
+            if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
                 continue
             tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
             with tmp.open("wb") as fh:

@@ -143,10 +143,12 @@ def iso_coordinates(
     scale: Scale,
     angles: Sequence[float] | np.ndarray = EQUAL_ANGLES,
     centring: str = "scale_midpoint",
+    sets: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """ISOPleasant and ISOEventful of each row of ``paq`` (n x 8, circumplex order).
 
-    ``angles`` is one set of eight angles for every row, or an (n x 8) array with one set per row.
+    ``angles`` is one set of eight angles for every row, or an (n x 8) array with one set per row,
+    or, with ``sets`` (each row's index into it), a (k x 8) array of the distinct sets.
     ``centring`` is ``scale_midpoint`` or ``row_mean`` (see the module docstring).
     A row with any missing item gets NaN for both coordinates: never 0, never a partial sum.
     """
@@ -162,6 +164,11 @@ def iso_coordinates(
         cos_w, sin_w = (np.asarray(w) for w in projection_weights(a.tolist()))
         cos_w = np.broadcast_to(cos_w, x.shape)
         sin_w = np.broadcast_to(sin_w, x.shape)
+    elif sets is not None:
+        weights = [projection_weights(row.tolist()) for row in a]
+        k = (len(weights), len(PAQ_IDS))
+        cos_w = np.array([w[0] for w in weights], dtype=float).reshape(k)[sets]
+        sin_w = np.array([w[1] for w in weights], dtype=float).reshape(k)[sets]
     else:
         if a.shape != x.shape:
             raise ValueError(f"per-row angles must be {x.shape}, got {a.shape}")

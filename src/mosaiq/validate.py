@@ -322,7 +322,7 @@ def frictionless_resource(root: Path, descriptor: Path, name: str) -> tuple[int,
     package = Package(str(descriptor))
     resource = package.get_resource(name)
     report = resource.validate()
-    place = _rel(root, descriptor.parent / resource.path)
+    place = _rel(root, descriptor.parent / str(resource.path))
     issues = [
         Issue("error", err.type, _rel(root, descriptor), err.message) for err in report.errors
     ]
@@ -364,7 +364,9 @@ def table_issues(root: Path, descriptors: list[Path]) -> dict[Path, Checked]:
             results[descriptor] = (missing, {}, {})
             continue
         paths = {r["name"]: r["path"] for r in read_yaml(descriptor)["resources"]}
-        issues, rows, tables = [], {}, {}
+        issues: list[Issue] = []
+        rows: dict[str, int] = {}
+        tables: dict[str, Any] = {}
         try:
             by_resource = check_package(descriptor)
         except Exception as exc:  # a file damaged past what the table checks report
@@ -699,7 +701,7 @@ def _catalogue_issues(root: Path, descriptor_path: Path) -> list[Issue]:
         root / "catalogue" / res["path"], read_yaml(root / "catalogue" / res["schema"])
     )
     file = _rel(root, root / "catalogue" / res["path"])
-    for pos, row in table.iterrows():
+    for pos, (_, row) in enumerate(table.iterrows()):
         ds = row["dataset_id"]
         measured = measured_counts(root, ds)
         for col, value in measured.items():

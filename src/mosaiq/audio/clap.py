@@ -63,7 +63,7 @@ class ClapEncoder:
         size = round(self.window_s * self.rate)
         hop = round(self.hop_s * self.rate)
         shortest = round(self.min_window_s * self.rate)
-        out = []
+        out: list[np.ndarray] = []
         for begin in range(0, mono.size, hop):
             piece = mono[begin : begin + size]
             if out and piece.size < shortest:
@@ -179,8 +179,10 @@ def load_clap(
                     f"{checkpoint_sha256}"
                 )
         torch.manual_seed(int(seed))  # random weights are drawn from the seed
+        audio_cfg: Any = config.audio_config
+        net: Any
         if ckpt is not None:
-            net = ClapAudioModelWithProjection(config.audio_config)
+            net = ClapAudioModelWithProjection(audio_cfg)
             state = _read_state(ckpt)
             own = net.state_dict()
             wanted = {k: v for k, v in state.items() if k in own}
@@ -195,15 +197,16 @@ def load_clap(
         elif pretrained:
             if isinstance(model, ClapConfig):
                 raise MosaiqError("pretrained CLAP weights need a hub id or a model directory")
-            net, info = ClapAudioModelWithProjection.from_pretrained(
+            loaded: Any = ClapAudioModelWithProjection.from_pretrained(
                 source, output_loading_info=True
             )
+            net, info = loaded
             missing = [k for k in info.get("missing_keys", []) if "position_ids" not in k]
             if missing:
                 raise MosaiqError(f"CLAP model {model!r} lacks audio weights: {missing[:3]}")
             weights = "pretrained"
         else:
-            net = ClapAudioModelWithProjection(config.audio_config)
+            net = ClapAudioModelWithProjection(audio_cfg)
             weights = f"random (seed {seed})"
         fe = None
         if not isinstance(model, ClapConfig) and (pretrained or local):
@@ -213,8 +216,8 @@ def load_clap(
                 fe = None
         if fe is None:
             fe = ClapFeatureExtractor(
-                feature_size=config.audio_config.num_mel_bins,
-                truncation="fusion" if config.audio_config.enable_fusion else "rand_trunc",
+                feature_size=audio_cfg.num_mel_bins,
+                truncation="fusion" if audio_cfg.enable_fusion else "rand_trunc",
             )
     finally:
         hf_logging.set_verbosity(before)

@@ -109,10 +109,10 @@ def bootstrap(
             for metric, v in vals.items():
                 samples.setdefault((target, metric), []).append(np.nan if v is None else v)
     out: dict[str, dict[str, list[float | None]]] = {}
-    for (target, metric), vals in samples.items():
-        arr = np.asarray(vals, dtype=float)
+    for (target, metric), drawn in samples.items():
+        arr = np.asarray(drawn, dtype=float)
         arr = arr[np.isfinite(arr)]
-        ci = (
+        ci: list[float | None] = (
             [_r(np.percentile(arr, 2.5)), _r(np.percentile(arr, 97.5))]
             if arr.size
             else [None, None]

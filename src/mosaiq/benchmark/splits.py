@@ -174,7 +174,7 @@ def build_split(root: Path, name: str, spec: dict[str, Any], seed: int) -> pd.Da
 
 def _csv(frame: pd.DataFrame) -> bytes:
     frame = frame[COLUMNS].copy()
-    frame["fold"] = pd.array(frame["fold"], dtype="Int64")
+    frame["fold"] = frame["fold"].astype("Int64")
     return frame.to_csv(index=False, lineterminator="\n").encode()
 
 

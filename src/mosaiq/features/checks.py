@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,8 @@ Problem = tuple[int, str, str, str]  # row, field, code, message
 def feature_problems(dataset_root: Path, records: pd.DataFrame) -> Iterator[Problem]:
     base = dataset_root.resolve()
     shards: dict[str, np.ndarray] = {}
-    for pos, rec in enumerate(records.to_dict("records")):
+    rows: list[dict[str, Any]] = records.to_dict("records")  # type: ignore[assignment]
+    for pos, rec in enumerate(rows):
         row = pos + 2
         yield from _provenance(rec, row)
         fmt = rec.get("value_format")
@@ -51,7 +53,7 @@ def feature_problems(dataset_root: Path, records: pd.DataFrame) -> Iterator[Prob
                 yield row, "feature_path", "feature-missing", f"array file {path} does not exist"
                 continue
         try:
-            if fmt == "array_shard":
+            if fmt == "array_shard" and isinstance(path, str):
                 if path not in shards:
                     shards[path] = np.load(base / path, allow_pickle=False)
                 array = shards[path]
@@ -146,6 +148,7 @@ def _provenance(rec: dict, row: int) -> Iterator[Problem]:
     if not isinstance(prov, dict):
         yield row, "provenance_json", "feature-provenance", "not a JSON object"
         return
-    missing = [k for k in REQUIRED_PROVENANCE.get(rec.get("feature_type"), ()) if k not in prov]
+    required = REQUIRED_PROVENANCE.get(str(rec.get("feature_type")), ())
+    missing = [k for k in required if k not in prov]
     if missing:
         yield row, "provenance_json", "feature-provenance", f"missing keys {missing}"

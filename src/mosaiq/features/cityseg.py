@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from mosaiq.errors import MosaiqError
+from mosaiq.features.distributed import Compute, run_parts
 from mosaiq.features.frames import AssetError
-from mosaiq.features.runner import Decoded, Job, Summary, jobs_of, run_feature, todo
+from mosaiq.features.runner import Decoded, Encoder, Job, Reader, Summary, Value, jobs_of, todo
 from mosaiq.features.store import JsonStore, dataset_dir
 from mosaiq.features.writer import FeatureSpec, FeatureWriter
 from mosaiq.settings import load_params, param, read_yaml
@@ -176,7 +177,7 @@ class SummaryEncoder:
     def __init__(self, classes: ClassMap) -> None:
         self.classes = classes
 
-    def encode(self, batch: Sequence[Decoded]) -> list[dict[str, Any]]:
+    def encode(self, batch: Sequence[Decoded]) -> list[Value]:
         return [summarise(d.inputs, self.classes) for d in batch]
 
 
@@ -188,7 +189,32 @@ def _masks_root(root: Path, params: dict[str, Any], dataset: str) -> Path | None
     return path if path.is_absolute() else root / path
 
 
-def run(root: Path, dataset: str, *, mode: str = "append", limit: int | None = None) -> Summary:
+@dataclass
+class MaskParts:
+    """The recipe of a segmentation run's reader and encoder (built where it runs)."""
+
+    masks_root: Path | None
+    classes: ClassMap
+
+    @property
+    def key(self) -> str:
+        return f"cityseg {self.masks_root} {self.classes.sha256}"
+
+    def build(self) -> tuple[Reader, Encoder, dict[str, Any]]:
+        return MaskReader(self.masks_root), SummaryEncoder(self.classes), {}
+
+
+def run(
+    root: Path,
+    dataset: str,
+    *,
+    mode: str = "append",
+    limit: int | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> Summary:
+    """Summarise the dataset's label maps; on a Dask cluster with ``scheduler`` or ``workers``
+    (or params.yaml ``compute``), in this process otherwise."""
     from mosaiq.api import load
 
     summary = Summary(dataset, FEATURE_NAME, listed=0)  # clips without masks: counted only
@@ -207,7 +233,7 @@ def run(root: Path, dataset: str, *, mode: str = "append", limit: int | None = N
     )
     defn = {"feature": FEATURE_NAME, "class_map_sha256": classes.sha256}
     writer = FeatureWriter(root, dataset, SPEC, defn, store, mode=mode)
-    writer.provenance = {
+    base = {
         "class_map": str(class_map_path.relative_to(root)),
         "class_map_sha256": classes.sha256,
         "masks": "label maps from cityseg.masks_root",
@@ -216,12 +242,13 @@ def run(root: Path, dataset: str, *, mode: str = "append", limit: int | None = N
     summary.total = len(jobs)
     pending = todo(jobs, writer.recorded(), limit, summary)
     writer.start()
-    return run_feature(
+    return run_parts(
         pending,
-        MaskReader(masks_root),
-        SummaryEncoder(classes),
+        MaskParts(masks_root, classes),
         writer,
         summary,
+        Compute.from_params(params, scheduler=scheduler, workers=workers),
+        base_provenance=base,
         batch_units=1,
         checkpoint_every=max(1, len(pending)),
         skip_missing=True,

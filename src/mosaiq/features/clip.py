@@ -22,16 +22,18 @@ A CLIP run is a reader and an encoder on the shared machinery (``runner.py``, ``
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mosaiq.errors import MosaiqError
+from mosaiq.features.distributed import Compute, run_parts
 from mosaiq.features.encoder import Encoder, checkpoint_of, file_sha256, load_encoder
 from mosaiq.features.frames import RULES, AssetError, decode_frames, resolve_asset
 from mosaiq.features.runner import (
@@ -39,11 +41,13 @@ from mosaiq.features.runner import (
     FeatureRunError,
     Job,
     Progress,
+    Reader,
     Summary,
+    Value,
     jobs_of,
-    run_feature,
     todo,
 )
+from mosaiq.features.runner import Encoder as RunEncoder
 from mosaiq.features.store import ArrayStore, dataset_dir
 from mosaiq.features.writer import (
     FeatureSpec,
@@ -156,7 +160,7 @@ class FrameReader:
         except MosaiqError as exc:
             raise AssetError(str(exc), kind="unreadable") from exc
         # preprocessing here overlaps with the model; the decoded images are dropped at once
-        tensor = self.model.preprocess([f.image for f in frames])
+        tensor = self.model.preprocess([f.image for f in frames if f.image is not None])
         return Decoded(
             job.clip_id,
             tensor,
@@ -180,11 +184,12 @@ class ClipEncoder:
     def __init__(self, model: Encoder) -> None:
         self.model = model
 
-    def encode(self, batch: Sequence[Decoded]) -> list[np.ndarray]:
+    def encode(self, batch: Sequence[Decoded]) -> list[Value]:
         import torch
 
         z = self.model.encode(torch.cat([d.inputs for d in batch]))
-        out, at = [], 0
+        out: list[Value] = []
+        at = 0
         for d in batch:
             v = z[at : at + d.n]
             at += d.n
@@ -197,10 +202,35 @@ class ClipEncoder:
         return out
 
 
-def provenance(settings: ClipSettings, model: Encoder, root: Path, defn: dict[str, Any]) -> dict:
-    """What every record of a run carries."""
+@dataclass
+class ClipParts:
+    """The recipe of a CLIP run's reader and encoder (built where it runs: once per worker)."""
+
+    videos: Path
+    settings: ClipSettings
+
+    @property
+    def key(self) -> str:
+        return json.dumps(["clip", str(self.videos), asdict(self.settings)], sort_keys=True)
+
+    def build(self) -> tuple[Reader, RunEncoder, dict[str, Any]]:
+        if "torch" not in sys.modules:  # before OpenMP starts: idle threads sleep, not spin
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        s = self.settings
+        model = load_encoder(
+            s.model,
+            s.pretrained,
+            device=s.device,
+            precision=s.precision,
+            seed=s.seed,
+            threads=s.threads or None,
+        )
+        return FrameReader(self.videos, s, model), ClipEncoder(model), dict(model.provenance)
+
+
+def provenance(settings: ClipSettings, root: Path, defn: dict[str, Any]) -> dict:
+    """What every record of a run carries, besides what the model adds (its provenance)."""
     return {
-        **model.provenance,
         "libraries": libraries("torch", "open_clip_torch", "av", "pillow", "numpy"),
         "frame_sampling": {
             "rule": settings.sampling,
@@ -224,7 +254,11 @@ def run(
     limit: int | None = None,
     skip_missing_video: bool = False,
     progress: bool = True,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> Summary:
+    """Compute the dataset's CLIP embeddings; on a Dask cluster with ``scheduler`` or
+    ``workers`` (or params.yaml ``compute``), in this process otherwise."""
     from mosaiq.api import load
 
     summary = Summary(dataset, FEATURE_NAME, media="video")
@@ -241,25 +275,15 @@ def run(
     writer.start()
     if not pending:  # no model is loaded when there is nothing to compute
         return summary.finish()
-    if "torch" not in sys.modules:  # before OpenMP starts: idle threads sleep, not spin
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    model = load_encoder(
-        settings.model,
-        settings.pretrained,
-        device=settings.device,
-        precision=settings.precision,
-        seed=settings.seed,
-        threads=settings.threads or None,
-    )
-    writer.provenance = provenance(settings, model, root, defn)
     bar = Progress(progress, len(pending), f"{dataset} CLIP")
     try:
-        return run_feature(
+        return run_parts(
             pending,
-            FrameReader(video_root(root, params, dataset), settings, model),
-            ClipEncoder(model),
+            ClipParts(video_root(root, params, dataset), settings),
             writer,
             summary,
+            Compute.from_params(params, scheduler=scheduler, workers=workers),
+            base_provenance=provenance(settings, root, defn),
             batch_units=settings.batch_size,
             checkpoint_every=settings.checkpoint_every,
             skip_missing=skip_missing_video,

@@ -10,7 +10,7 @@
   packets (no decoding; only up to the last wanted time when the segment's end is known), so
   the frame index is exact for variable-frame-rate files too, and the decoder seeks to the
   keyframe before each target and decodes forward to it (OpenCV's ``CAP_PROP_POS_MSEC`` seeking
-  assumes a constant rate and lands on the wrong frame in VFR files; see tests/test_frames.py).
+  assumes a constant rate and lands on the wrong frame in VFR files; see tests/features/test_frames.py).
 """
 
 from __future__ import annotations
@@ -110,6 +110,8 @@ def decode_frames(
             raise AssetError(f"{path.name}: no video stream", kind="unreadable")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if stream.time_base is None:
+            raise AssetError(f"{path.name}: video stream without a time base", kind="unreadable")
         tb = float(stream.time_base)
         if times is None and _known(end_s):
             times = sample_times(start_s, end_s, 0.0, rule, k)

@@ -68,7 +68,7 @@ class Reader(Protocol):
 
 
 class Encoder(Protocol):
-    def encode(self, batch: Sequence[Decoded]) -> list[Value]: ...
+    def encode(self, batch: Sequence[Decoded]) -> Sequence[Value]: ...
 
 
 @dataclass
@@ -86,6 +86,8 @@ class Summary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0  # since the summary was made (the run's start)
     listed: int = 50  # skipped clips listed one by one, at most
+    workers: dict[str, tuple[int, float]] = field(default_factory=dict)  # clips, busy seconds
+    workers_lost: int = 0  # workers that left a cluster run (their shards ran again)
     started: float = field(default_factory=time.perf_counter, repr=False)
 
     def finish(self) -> Summary:
@@ -111,6 +113,11 @@ class Summary:
             out.append(f"  {more}{sum(rest.values())} {'more ' if more else ''}skipped: ")
             out[-1] += ", ".join(f"{n} {kind}" for kind, n in sorted(rest.items()))
         out += [f"  failed {cid}: {why}" for cid, why in self.failed]
+        for worker, (clips, busy) in self.workers.items():
+            speed = f"{clips / busy:.1f} clips/s busy" if busy > 0 else "-"
+            out.append(f"  worker {worker}: {clips} clips, {busy:.1f} s, {speed}")
+        if self.workers_lost:
+            out.append(f"  {self.workers_lost} workers lost during the run; their shards ran again")
         return out
 
 
@@ -158,9 +165,13 @@ def run_feature(
     skip_missing: bool = False,
     skip_hint: str = "",
     progress: Callable[[int], None] | None = None,
+    shard_size: int | None = None,
 ) -> Summary:
     """Read, encode and write every job; raise :class:`FeatureRunError` if a clip's media stops
-    the run (a refused asset always does; missing or unreadable ones unless ``skip_missing``)."""
+    the run (a refused asset always does; missing or unreadable ones unless ``skip_missing``).
+
+    With ``shard_size``, no batch spans two shards of that many jobs: the batches are those a
+    cluster run makes (``distributed.py``), so the numbers are too."""
     advance = progress or (lambda n: None)
     items: queue.Queue[tuple[Job, Decoded | None, BaseException | None] | None] = queue.Queue(
         maxsize=max(4, 2 * batch_units)
@@ -172,9 +183,20 @@ def run_feature(
     thread.start()
     batch: list[Decoded] = []
     error: tuple[str, AssetError] | None = None
+    seen = 0
+
+    def encode() -> None:  # a batch ends: a checkpoint when enough clips wait
+        _encode(encoder, batch, writer, advance)
+        batch.clear()
+        if writer.pending >= checkpoint_every:
+            summary.done += writer.flush()
+
     try:
         while (item := items.get()) is not None:
             job, decoded, exc = item
+            if shard_size and seen and seen % shard_size == 0 and batch:  # a shard begins
+                encode()
+            seen += 1
             if isinstance(exc, AssetError):
                 if exc.kind == "refused" or not skip_missing:
                     error = (job.clip_id, exc)
@@ -188,12 +210,9 @@ def run_feature(
             assert decoded is not None
             batch.append(decoded)
             if sum(d.n for d in batch) >= batch_units:
-                _encode(encoder, batch, writer, advance)
-                batch = []
-            if writer.pending >= checkpoint_every:
-                summary.done += writer.flush()
+                encode()
         if batch:  # the clips read before the end (or before an error) are kept
-            _encode(encoder, batch, writer, advance)
+            encode()
         summary.done += writer.flush()
     finally:
         _stop(thread, items, stop)

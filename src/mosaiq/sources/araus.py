@@ -46,6 +46,7 @@ from mosaiq.sources.base import (
     require_columns,
     require_raw,
     source_rows,
+    strip_text,
 )
 from mosaiq.sources.checks import ID_CHARACTERS, acoustic_constraints, check_ages
 
@@ -65,6 +66,16 @@ OFFICIAL_COLUMNS = (
     *PAQ_COLUMNS,
 )
 COPY_COLUMNS = ("audio_file_id", "fold", "participant", "stimulus_index", *PAQ_COLUMNS)
+NUMBER_COLUMNS = (
+    *PAQ_COLUMNS,
+    "fold",
+    "fold_r",
+    "smr",
+    "stimulus_index",
+    "is_attention",
+    "appropriate",
+)
+"""Columns parsed as numbers (with the acoustic ones; the CSV parser reads them so)."""
 
 REASONS = {
     "practice_stimulus": "the practice stimulus shown first to every participant (fold -1)",
@@ -161,6 +172,7 @@ def _acoustic_fields() -> list[dict[str, Any]]:
 
 ACOUSTIC_FIELDS = _acoustic_fields()
 ACOUSTIC_COLUMNS = [f["name"] for f in ACOUSTIC_FIELDS]
+NUMBER_COLUMNS = (*NUMBER_COLUMNS, *ACOUSTIC_COLUMNS)
 
 CLIP_MEAN_PARTS: list[Part] = [
     "clip_counts",
@@ -246,13 +258,13 @@ TABLES = {
 
 
 def _participant_key(values: pd.Series) -> pd.Series:
-    v = values.str.strip()
+    v = strip_text(values)
     return v.where(v.str.startswith("ARAUS_"), "ARAUS_" + v)
 
 
 def read(root: Path, params: dict[str, Any]) -> SourceTables:
     path = require_raw(raw_file(root, params, DATASET_ID, "responses"), DATASET_ID, "responses.csv")
-    raw = read_tabular(path)
+    raw = read_tabular(path, numbers=NUMBER_COLUMNS)
     official = all(c in raw.columns for c in OFFICIAL_COLUMNS)
     if not official and not all(c in raw.columns for c in COPY_COLUMNS):
         lacks = {
@@ -323,8 +335,8 @@ def _official(raw: pd.DataFrame, shown: str) -> Frame:
         raw, ["fold_r", "smr", "stimulus_index", "is_attention"], file=shown, integer=True
     )
     participant = _participant_key(raw["participant"])
-    soundscape = raw["soundscape"].str.strip().str.replace(r"\.wav$", "", regex=True)
-    masker = raw["masker"].str.strip().str.replace(r"\.wav$", "", regex=True)
+    soundscape = strip_text(raw["soundscape"]).str.replace(r"\.wav$", "", regex=True)
+    masker = strip_text(raw["masker"]).str.replace(r"\.wav$", "", regex=True)
     smr = ints["smr"].astype("Int64")
     clip_id = (
         "ARAUS_"
@@ -409,7 +421,7 @@ def _copy(raw: pd.DataFrame, shown: str) -> Frame:
     # Fold 0 of the copy holds per-stimulus means over the 5 test listeners, not responses of
     # the participant it is keyed to: say so in the key and in the flags.
     participant = participant.where(~test, "ARAUS_test_panel_mean")
-    clip_id = "ARAUS_" + raw["audio_file_id"].str.strip()
+    clip_id = "ARAUS_" + strip_text(raw["audio_file_id"])
     responses = _responses_frame(
         raw, shown, participant, ints["fold"], ints["stimulus_index"], clip_id
     )

@@ -10,7 +10,10 @@ column names, ID rules, its rating scale, its quirks. It declares them in one :c
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from mosaiq.errors import FIRST_DATA_ROW, InputError, MosaiqError, RawInputAbsent, spreadsheet_row
 from mosaiq.layout import file_digest
@@ -153,8 +157,43 @@ def check_sha256(path: Path, expected: str | Sequence[str], *, param_key: str) -
     return actual
 
 
-def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pd.DataFrame:
-    """A raw CSV with every cell as text (blank cells missing), index = position of the row."""
+_TYPED = ContextVar("typed_reads", default=False)
+
+
+@contextmanager
+def typed_reads() -> Iterator[None]:
+    """Within: raw CSVs are read with their number columns (``numbers=``) parsed by the CSV
+    parser, not kept as text (see :func:`read_source`)."""
+    token = _TYPED.set(True)
+    try:
+        yield
+    finally:
+        _TYPED.reset(token)
+
+
+def read_source(declared: Source, root: Path, params: dict[str, Any]) -> SourceTables:
+    """``declared.read(root, params)``, its number columns parsed as the CSV is read.
+
+    The parser gives the same doubles as :func:`numeric` on the text. A file that does not
+    parse so, or whose checks fail, is read again as text, so that an error names the cell as
+    it is written."""
+    try:
+        with typed_reads():
+            return declared.read(root, params)
+    except InputError:
+        return declared.read(root, params)
+
+
+def read_csv_text(
+    path: Path, *, encoding: str = "utf-8-sig", numbers: Collection[str] = ()
+) -> pd.DataFrame:
+    """A raw CSV with every cell as text (blank cells missing), index = position of the row.
+
+    Under :func:`typed_reads`, the ``numbers`` columns are parsed as floats by the CSV parser
+    (``numeric`` then takes them as they are); if one does not parse, all are read as text.
+    A file not in ``encoding`` or with a row wider or narrower than its header is refused
+    (:mod:`mosaiq.sources.checks`).
+    """
     data = path.read_bytes()
     if not data:
         raise InputError("file is empty", file=path)
@@ -163,11 +202,24 @@ def read_csv_text(path: Path, *, encoding: str = "utf-8-sig") -> pd.DataFrame:
     except UnicodeDecodeError as exc:
         raise decoding_error(path, data, exc, encoding) from exc
     check_field_counts(path, text)
+    unreadable = (pd.errors.ParserError, pd.errors.EmptyDataError)
     try:
-        df = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], engine="c"
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        df = None
+        if numbers and _TYPED.get():
+            kinds: defaultdict[str, Any] = defaultdict(
+                lambda: str, dict.fromkeys(numbers, "float64")
+            )
+            try:
+                df = pd.read_csv(
+                    io.StringIO(text), dtype=kinds, keep_default_na=False, na_values=[""]
+                )
+            except unreadable:
+                raise
+            except ValueError:  # a cell that is not a number: the text read finds it
+                df = None
+        if df is None:
+            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+    except unreadable as exc:
         raise InputError(f"cannot be read as CSV: {exc}", file=path) from exc
     if df.empty:
         raise InputError("file has a header but no data rows", file=path)
@@ -206,8 +258,62 @@ def numeric(
 ) -> pd.DataFrame:
     """Columns parsed as numbers; the first bad cell raises an error naming its row and column.
 
-    With ``scale``, values outside [minimum, maximum] are errors too.
+    Text is read with surrounding white space stripped (a blank cell is missing). With
+    ``scale``, values outside [minimum, maximum] are errors too. The columns are converted
+    together, as one block.
     """
+    columns = list(columns)
+    kinds = {df[c].dtype for c in columns}
+    if not columns or not kinds <= {np.dtype(object), np.dtype(float)}:
+        return _numeric_by_column(df, columns, file=file, scale=scale, integer=integer)
+    shape = (len(df), len(columns))
+    if kinds == {np.dtype(float)}:  # parsed as the file was read
+        values = df[columns].to_numpy(dtype=float).ravel(order="F")
+        given = np.zeros(len(values), dtype=bool)
+    else:
+        cells = df[columns].to_numpy(dtype=object).ravel(order="F")
+        values = np.asarray(pd.to_numeric(cells, errors="coerce"), dtype=float)
+        given = pd.notna(cells)
+        retry = np.flatnonzero(np.isnan(values) & given)
+        if len(retry):  # white space the parser does not skip: strip, as str.strip does
+            stripped = np.array([str(v).strip() for v in cells[retry]], dtype=object)
+            values[retry] = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=float)
+            given[retry[stripped == ""]] = False
+    values2d = values.reshape(shape, order="F")
+    masks = [(np.isnan(values) & given, "not a number: {value!r}")]
+    if integer:
+        with np.errstate(invalid="ignore"):
+            masks.append(
+                (~np.isnan(values) & (values != np.round(values)), "not an integer: {value!r}")
+            )
+    if scale is not None:
+        with np.errstate(invalid="ignore"):
+            outside = (values < scale.minimum) | (values > scale.maximum)
+        masks.append((outside, f"rating {{value!r}} is outside the scale {scale}"))
+    hits = np.zeros(shape, dtype=bool)
+    for mask, _ in masks:
+        hits |= mask.reshape(shape, order="F")
+    if hits.any():
+        j = int(np.flatnonzero(hits.any(axis=0))[0])
+        for mask, message in masks:
+            reject_first(
+                mask.reshape(shape, order="F")[:, j],
+                message,
+                file=file,
+                column=columns[j],
+                values=df[columns[j]],
+            )
+    return pd.DataFrame(values2d, index=df.index, columns=columns)
+
+
+def _numeric_by_column(
+    df: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    file: Path | str,
+    scale: Scale | None = None,
+    integer: bool = False,
+) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     for col in columns:
         text = df[col].str.strip() if df[col].dtype == object else df[col]
@@ -254,11 +360,14 @@ def require_dataset_param(params: Mapping[str, Any], dataset: str) -> dict[str, 
     return node
 
 
-def read_tabular(path: Path, *, sheet: str | int | None = None) -> pd.DataFrame:
+def read_tabular(
+    path: Path, *, sheet: str | int | None = None, numbers: Collection[str] = ()
+) -> pd.DataFrame:
     """A raw table from CSV, or from a sheet of an xlsx workbook (default: the first sheet);
-    every cell as text, blank cells missing."""
+    every cell as text, blank cells missing (a CSV's ``numbers`` as floats under
+    :func:`typed_reads`)."""
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        return read_csv_text(path)
+        return read_csv_text(path, numbers=numbers)
     import openpyxl
 
     try:
@@ -354,12 +463,22 @@ def reject_first(
     raise InputError(text, file=file, row=spreadsheet_row(pos), column=column)
 
 
+def strip_text(values: pd.Series) -> pd.Series:
+    """``values.str.strip()``, each distinct text stripped once (raw columns repeat a lot)."""
+    if values.dtype != object:
+        return values.str.strip()
+    codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
+    stripped = [u.strip() if isinstance(u, str) else np.nan for u in uniques]
+    texts = np.array([*stripped, np.nan], dtype=object)  # code -1 (missing) takes the last
+    return pd.Series(texts[codes], index=values.index, name=values.name)
+
+
 def map_codes(
     raw: pd.Series, codes: Mapping[str, str], what: str, *, file: Path | str, column: str
 ) -> pd.Series:
     """Raw codes (trimmed) mapped to the shared vocabulary; an unknown code is an error naming
     its row. Missing cells stay missing."""
-    text = raw.str.strip()
+    text = strip_text(raw)
     reject_first(
         text.notna() & ~text.isin(list(codes)),
         f"unknown {what} {{value!r}}; known: {list(codes)}",
@@ -373,18 +492,27 @@ def map_codes(
 def add_missing_columns(
     df: pd.DataFrame, *, strings: Sequence[str] = (), numbers: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """``df`` with every listed column present: missing ones are added empty, all at once."""
-    new = {
-        c: pd.Series(pd.NA, index=df.index, dtype="string") for c in strings if c not in df.columns
-    }
-    new.update({c: pd.Series(np.nan, index=df.index) for c in numbers if c not in df.columns})
-    return pd.concat([df, pd.DataFrame(new, index=df.index)], axis=1) if new else df
+    """``df`` with every listed column present: missing ones are added empty, all at once.
+
+    An added column is of Arrow's null type: it holds no buffer at all, whatever the rows, and
+    the build writes it as empty cells (:func:`mosaiq.package.empty_columns`)."""
+    added = [c for c in (*strings, *numbers) if c not in df.columns]
+    if not added:
+        return df
+    nothing = pd.arrays.ArrowExtensionArray(pa.nulls(len(df)))
+    new = pd.DataFrame(dict.fromkeys(added, nothing), index=df.index, copy=False)
+    return pd.concat([df, new], axis=1)
 
 
 def join_flags(flags: Mapping[str, Any], index: pd.Index) -> pd.Series:
     """Semicolon-joined codes of the flags whose mask is true, per row (empty when none)."""
-    joined = pd.Series("", index=index, dtype="string")
-    for name, mask in flags.items():
-        joined = joined.where(~np.asarray(mask, dtype=bool), joined + name + ";")
-    stripped = joined.str.rstrip(";")
-    return stripped.mask(stripped.eq(""))
+    names = list(flags)
+    if not names:
+        return pd.Series(pd.NA, index=index, dtype="string")
+    hits = np.column_stack([np.asarray(flags[n], dtype=bool) for n in names])
+    # Each distinct combination of flags (one bit each) is joined once.
+    key = hits.reshape(len(index), len(names)).astype(np.int64) @ (1 << np.arange(len(names)))
+    combos, codes = np.unique(key, return_inverse=True)
+    texts = [";".join(n for i, n in enumerate(names) if int(c) >> i & 1) for c in combos]
+    labels = pd.array([t or pd.NA for t in texts], dtype="string")
+    return pd.Series(labels.take(codes.reshape(-1)), index=index)

@@ -63,10 +63,9 @@ def acoustic_constraints(unit: str) -> dict[str, Any]:
     return {}  # unit not stated by the source: only finiteness is checked
 
 
-def stripped(text: pd.Series) -> pd.Series:
-    """Cells trimmed of spaces; a cell of spaces only is missing (a blank ID is no ID)."""
-    out = text.str.strip()
-    return out.mask(out.eq(""))
+def blank_as_missing(text: pd.Series) -> pd.Series:
+    """Trimmed cells with the empty ones missing (a blank ID is no ID)."""
+    return text.mask(text.eq(""))
 
 
 def check_field_counts(path: Path, text: str) -> None:

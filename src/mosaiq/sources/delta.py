@@ -52,8 +52,9 @@ from mosaiq.sources.base import (
     require_columns,
     require_raw,
     source_rows,
+    strip_text,
 )
-from mosaiq.sources.checks import check_ages, stripped
+from mosaiq.sources.checks import blank_as_missing, check_ages
 
 DATASET_ID = "DeLTA"
 SCALE = None  # no PAQs
@@ -214,7 +215,7 @@ TABLES = {
 
 
 def _stem(recording: pd.Series) -> pd.Series:
-    return recording.str.strip().str.replace(r"\.mp3$", "", regex=True, case=False)
+    return strip_text(recording).str.replace(r"\.mp3$", "", regex=True, case=False)
 
 
 def read(root: Path, params: dict[str, Any]) -> SourceTables:
@@ -226,8 +227,10 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         DATASET_ID,
         "the collapsed-majority workbook",
     )
-    survey = read_tabular(survey_path)
-    collapsed = read_tabular(collapsed_path)
+    survey = read_tabular(survey_path, numbers=(*LABELS, "annoyance", "version", "age"))
+    collapsed = read_tabular(
+        collapsed_path, numbers=(*LABELS, "no_participants", "no_sources", "annoyance")
+    )
     require_columns(survey, SURVEY_COLUMNS, file=survey_path.name)
     require_columns(collapsed, COLLAPSED_COLUMNS, file=collapsed_path.name)
     responses = _responses(survey, survey_path.name)
@@ -283,9 +286,9 @@ def _responses(survey: pd.DataFrame, shown: str) -> pd.DataFrame:
     annoyance = numeric(survey, ["annoyance"], file=shown, scale=ANNOYANCE, integer=True)
     labels = _labels(survey, shown)
     gender = map_codes(survey["gender"], GENDER, "gender", file=shown, column="gender")
-    pid = stripped(survey["participant_id"])
+    pid = blank_as_missing(strip_text(survey["participant_id"]))
     reject_first(pid.isna(), "empty participant_id", file=shown, column="participant_id")
-    participant = "DeLTA_" + pid + "_" + survey["tree_node_key"].str.strip().fillna("none")
+    participant = "DeLTA_" + pid + "_" + strip_text(survey["tree_node_key"]).fillna("none")
     stem = _stem(survey["recording"])
     response_id = participant + "_" + stem
     duplicated_key_error(response_id, file=shown, column="participant_id")
@@ -331,8 +334,8 @@ def _clips(collapsed: pd.DataFrame, shown: str) -> pd.DataFrame:
         {
             "clip_id": clip_id,
             "dataset_id": DATASET_ID,
-            "recording": collapsed["recording"].str.strip(),
-            "audio_asset": collapsed["recording"].str.strip(),
+            "recording": strip_text(collapsed["recording"]),
+            "audio_asset": strip_text(collapsed["recording"]),
             "annoyance_published": published,
             "no_participants": counts["no_participants"].astype("Int64"),
             "no_sources": counts["no_sources"].astype("Int64"),

@@ -44,6 +44,7 @@ from mosaiq.sources.base import (
     duplicated_key_error,
     exclusions_frame,
     field,
+    join_flags,
     map_codes,
     numeric,
     read_csv_text,
@@ -53,8 +54,9 @@ from mosaiq.sources.base import (
     require_raw,
     resolve_path,
     source_rows,
+    strip_text,
 )
-from mosaiq.sources.checks import acoustic_constraints, check_ages, stripped
+from mosaiq.sources.checks import acoustic_constraints, blank_as_missing, check_ages
 
 DATASET_ID = "ISD"
 SCALE = LIKERT_5
@@ -212,7 +214,16 @@ REQUIRED_COLUMNS = (
     "RecordingLength",
     *(src for src, *_ in ACOUSTIC_COLUMNS),
 )
-
+NUMBER_COLUMNS = (
+    *PAQ_COLUMNS,
+    *SURVEY_ITEMS,
+    "age00",
+    "latitude",
+    "longitude",
+    "RecordingLength",
+    *(src for src, *_ in ACOUSTIC_COLUMNS),
+)
+"""Columns parsed as numbers (the CSV parser reads them so, see ``read_source``)."""
 
 _LIKERT = {"minimum": 1, "maximum": 5}
 
@@ -327,13 +338,13 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     )
     declared = require_dataset_param(params, DATASET_ID).get("sha256") or KNOWN_SHA256
     sha = check_sha256(path, declared, param_key="build.ISD.sha256")
-    raw = read_csv_text(path)
+    raw = read_csv_text(path, numbers=NUMBER_COLUMNS)
     require_columns(raw, REQUIRED_COLUMNS, file=path.name)
     shown = path.name
     n = len(raw)
     rows = source_rows(n)
 
-    ids = {c: stripped(raw[c]) for c in ID_COLUMNS}
+    ids = {c: blank_as_missing(strip_text(raw[c])) for c in ID_COLUMNS}
     for col, values in ids.items():
         reject_first(values.isna(), "empty ID", file=shown, column=col)
     loc, ses, grp, rec = ids["LocationID"], ids["SessionID"], ids["GroupID"], ids["RecordID"]
@@ -358,9 +369,9 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
             "dataset_id": DATASET_ID,
             # A field survey: one respondent per response, no key across responses.
             "participant_id": response_id,
-            "language": raw["Language"].str.strip(),
+            "language": strip_text(raw["Language"]),
             "RecordID": rec,
-            "survey_version": raw["Survey_Version"].str.strip(),
+            "survey_version": strip_text(raw["Survey_Version"]),
         }
     )
     responses = pd.concat([responses, paq], axis=1)
@@ -387,7 +398,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     clips = _clips(raw, clip_id, loc, ses, grp, shown)
     return SourceTables(
         responses=responses[keep].reset_index(drop=True),
-        clips=clips[clips["GroupID"].map(lambda g: g not in PLACEHOLDER_GROUP_IDS)],
+        clips=clips[~clips["GroupID"].isin(PLACEHOLDER_GROUP_IDS)],
         exclusions=exclusions,
         raw_rows=n,
         source_file=shown,
@@ -415,7 +426,8 @@ def _clips(
         axis=1,
     )
     # The acoustics describe the group's recording: constant within a clip wherever given.
-    varying = frame.groupby("clip_id")[list(acoustics.columns)].nunique().gt(1)
+    by_clip = frame.groupby("clip_id")[list(acoustics.columns)]
+    varying = by_clip.max().gt(by_clip.min())  # more than one value (missing ones aside)
     if varying.to_numpy().any():
         cid = varying.index[varying.any(axis=1)][0]
         col = varying.columns[varying.loc[cid]][0]
@@ -444,15 +456,11 @@ def _clips(
 
     raw_spellings = raw["GroupID"].groupby(clip_id).nunique()
     sessions_per_group = pd.Series(ses.to_numpy(), index=grp.to_numpy()).groupby(level=0).nunique()
-    flags = []
-    for cid, row in clips.iterrows():
-        f = []
-        if raw_spellings.get(cid, 1) > 1:
-            f.append("group_id_whitespace")
-        if sessions_per_group.get(row["GroupID"], 1) > 1:
-            f.append("group_id_in_several_sessions")
-        flags.append(";".join(f) or pd.NA)
-    clips["source_flags"] = pd.array(flags, dtype="string")
+    flags = {
+        "group_id_whitespace": raw_spellings.reindex(clips.index).fillna(1).gt(1),
+        "group_id_in_several_sessions": clips["GroupID"].map(sessions_per_group).fillna(1).gt(1),
+    }
+    clips["source_flags"] = join_flags(flags, clips.index)
     clips["dataset_id"] = DATASET_ID
     for col in ("audio_asset", "video_asset", "video_asset_id"):
         clips[col] = pd.Series(pd.NA, index=clips.index, dtype="string")

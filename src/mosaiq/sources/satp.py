@@ -53,6 +53,7 @@ from mosaiq.sources.base import (
     require_dataset_param,
     require_raw,
     source_rows,
+    strip_text,
 )
 from mosaiq.sources.checks import check_ages
 
@@ -136,12 +137,13 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         raw_file(root, params, DATASET_ID, "responses"), DATASET_ID, "the Main Merge sheet"
     )
     sheet = require_dataset_param(params, DATASET_ID).get("sheet", SHEET)
-    raw = read_tabular(path, sheet=sheet)
+    # PAQs stay text: an excluded rating is quoted as written
+    raw = read_tabular(path, sheet=sheet, numbers=("loud", "sequence_id"))
     shown = path.name if path.suffix.lower() == ".csv" else f"{path.name} [{sheet}]"
     require_columns(raw, REQUIRED_COLUMNS, file=shown)
     rows = source_rows(len(raw))
     text = {
-        c: raw[c].str.strip()
+        c: strip_text(raw[c])
         for c in ("Language", "Recording", "Participant", "Institution", "Gender", "Age")
     }
     for col in ("Language", "Recording", "Participant"):

@@ -20,7 +20,7 @@ from mosaiq.audio.calibration import Calibration
 from mosaiq.audio.media import Audio, AudioSpec, read_audio, resolve_audio
 from mosaiq.errors import MosaiqError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MONO = AudioSpec(channels=1)
 CAL_FILE = "calibration signal sine 1kHz 60dB.wav"
 SINE_40 = "sine 1kHz 40dB 16bit.wav"
