@@ -255,10 +255,10 @@ def _expected_resources(
 ) -> list[Issue]:
     """A dataset package lists every table of the build, and each schema file is the one the
     build generates from ``shared_schemas/`` (a schema edited by hand is reported)."""
-    from mosaiq.build import PACKAGE_TABLES, schemas_for
-    from mosaiq.sources import source
+    from mosaiq.sources.generated import generated_schemas
 
     where = _rel(root, descriptor_path)
+    package_tables, generated = generated_schemas(root, dataset, params)
     resources = {r["name"]: r for r in read_yaml(descriptor_path)["resources"]}
     issues = [
         Issue(
@@ -268,10 +268,9 @@ def _expected_resources(
             f"resource {name!r} is not in the descriptor",
             field="resources",
         )
-        for name in PACKAGE_TABLES
+        for name in package_tables
         if name not in resources
     ]
-    generated = schemas_for(root, source(dataset), params)
     for name, res in resources.items():
         path = descriptor_path.parent / res["schema"]
         if name not in generated:
