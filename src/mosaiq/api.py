@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -59,7 +59,7 @@ def load(
         raise MosaiqError(f"{dataset} has no table {table!r}; tables: {', '.join(resources)}")
     pkg = package_dir(base, dataset)
     res = resources[table]
-    frame = read_table(pkg / res["path"], read_yaml(pkg / res["schema"]))
+    frame = read_table(_inside(pkg, res, "path"), read_yaml(_inside(pkg, res, "schema")))
     return select(frame, where, f"{dataset} {table}") if where else frame
 
 
@@ -77,6 +77,22 @@ def select(frame: pd.DataFrame, where: dict[str, Any], what: str = "the table") 
         values = list(wanted) if isinstance(wanted, list | tuple | set | frozenset) else [wanted]
         keep &= frame[column].isin(values).fillna(False).astype(bool)
     return frame[keep.to_numpy()].reset_index(drop=True)
+
+
+def _inside(pkg: Path, resource: dict, key: str) -> Path:
+    """A resource's file, refused when the descriptor points outside the package (absolute,
+    ``..``, or a symbolic link that leaves it)."""
+    value = resource.get(key)
+    where = f"{pkg / 'datapackage.yaml'}: resource {resource.get('name')!r} {key}"
+    if not isinstance(value, str) or not value:
+        raise MosaiqError(f"{where} is not a file path")
+    rel = PurePosixPath(value.replace("\\", "/"))
+    if rel.is_absolute() or Path(value).is_absolute() or ".." in rel.parts:
+        raise MosaiqError(f"{where} {value!r} is absolute or climbs out of the package; refused")
+    target = pkg / value
+    if not target.resolve().is_relative_to(pkg.resolve()):
+        raise MosaiqError(f"{where} {value!r} is a link that leaves the package; refused")
+    return target
 
 
 def built_datasets(root: str | Path | None = None) -> list[str]:
