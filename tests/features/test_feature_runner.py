@@ -25,7 +25,15 @@ from mosaiq.features.runner import (
     run_feature,
     todo,
 )
-from mosaiq.features.store import ArrayStore, JsonStore, dataset_dir, load_vector, read_records
+from mosaiq.features.store import (
+    FOLDER_INDEX,
+    ArrayStore,
+    JsonStore,
+    dataset_dir,
+    folder_index_text,
+    load_vector,
+    read_records,
+)
 from mosaiq.features.writer import FeatureSpec, FeatureWriter, definition_id
 from mosaiq.validate import validate_all
 
@@ -210,7 +218,10 @@ def test_the_writer_resumes_and_cleans_what_an_interrupted_run_left(aproject):
     again = FeatureWriter(root, "ISD", SPEC, {"feature": SPEC.name}, store)
     assert again.recorded() == {jobs[0].clip_id}
     again.start()
-    assert not orphan.exists() and len(list(store.folder.iterdir())) == 1
+    assert not orphan.exists()
+    assert sorted(p.name for p in store.folder.iterdir()) == sorted(
+        [FOLDER_INDEX, Path(read_records(root, "ISD", SPEC.name).iloc[0]["feature_path"]).name]
+    )
     record = read_records(root, "ISD", SPEC.name).iloc[0]
     assert record["feature_dimension"] == 3 and record["feature_path"].endswith(".json")
     # another definition is recorded beside it; overwrite keeps nothing of the old run
@@ -218,7 +229,10 @@ def test_the_writer_resumes_and_cleans_what_an_interrupted_run_left(aproject):
     assert other.recorded() == set()
     fresh = FeatureWriter(root, "ISD", SPEC, {"feature": SPEC.name}, store, mode="overwrite")
     fresh.start()
-    assert read_records(root, "ISD", SPEC.name).empty and not list(store.folder.iterdir())
+    assert read_records(root, "ISD", SPEC.name).empty
+    # the folder keeps only its index (a DVC output is never an empty folder) with no value in it
+    assert [p.name for p in store.folder.iterdir()] == [FOLDER_INDEX]
+    assert (store.folder / FOLDER_INDEX).read_text() == folder_index_text(SPEC.name)
     with pytest.raises(MosaiqError, match="mode 'merge'"):
         FeatureWriter(root, "ISD", SPEC, {}, store, mode="merge")
 

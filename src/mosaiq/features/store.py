@@ -164,13 +164,37 @@ class ValueStore(Protocol):
     def remove_unreferenced(self, referenced: set[str]) -> list[Path]: ...
 
 
+# Every value folder holds this small index, so that a DVC output with no values yet is never an
+# empty directory (which DVC warns about on every run). It holds no feature value.
+FOLDER_INDEX = "README.md"
+
+
+def folder_index_text(name: str) -> str:
+    """The index of the value folder ``features/<name>/`` (the same text for every dataset)."""
+    return (
+        f"# {name}\n\n"
+        f"Stored values of the `{name}` feature. Each row of `../{name}.csv` names its file here\n"
+        "(`feature_path`); values small enough are inline in that file instead. This index is\n"
+        "not a value: it keeps the folder (a DVC output) from being empty.\n"
+    )
+
+
+def write_folder_index(folder: Path) -> None:
+    """Write the folder's index unless it is already there with the same text."""
+    path = folder / FOLDER_INDEX
+    text = folder_index_text(folder.name)
+    if not path.is_file() or path.read_text() != text:
+        write_files_atomically({path: text.encode()})
+
+
 def _remove_unreferenced(folder: Path, name: str, referenced: set[str]) -> list[Path]:
-    """Delete files of ``folder`` that no record refers to (left by an interrupted run)."""
+    """Delete files of ``folder`` that no record refers to (left by an interrupted run); the
+    folder's index stays."""
     removed = []
     if folder.is_dir():
         for path in folder.iterdir():
             rel = f"{FEATURES_DIR}/{name}/{path.name}"
-            if path.is_file() and rel not in referenced:
+            if path.is_file() and path.name != FOLDER_INDEX and rel not in referenced:
                 path.unlink()
                 removed.append(path)
     return removed

@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from mosaiq.errors import MosaiqError
-from mosaiq.features.store import ValueStore, read_records, record_keys, write_records
+from mosaiq.features.store import (
+    ValueStore,
+    read_records,
+    record_keys,
+    write_folder_index,
+    write_records,
+)
 
 if TYPE_CHECKING:
     from mosaiq.features.runner import Decoded, Value
@@ -85,6 +91,7 @@ class FeatureWriter:
         values no record refers to (what an interrupted run left behind)."""
         write_records(self.root, self.dataset, self.spec.name, self.records)
         self.store.folder.mkdir(parents=True, exist_ok=True)
+        write_folder_index(self.store.folder)
         self.store.remove_unreferenced(set(self.records["feature_path"].dropna().astype(str)))
 
     def add(self, decoded: Decoded, value: Value) -> None:
