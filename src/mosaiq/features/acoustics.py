@@ -82,7 +82,8 @@ def run_acoustics(
     declared = {"declared": media.calibration.__dict__ if media.calibration else None}
     rate = media.spec.analysis_rate or 0
     defn = acoustics.definition(groups, declared, rate)
-    store = JsonStore(dataset_dir(root, dataset), ACOUSTICS.name, INLINE_BYTES)
+    # every value is inline: the folder is no output, so it gets no index
+    store = JsonStore(dataset_dir(root, dataset), ACOUSTICS.name, INLINE_BYTES, indexed=False)
     writer = FeatureWriter(root, dataset, ACOUSTICS, defn, store, mode=mode)
     pending = todo(jobs, writer.recorded(), limit, summary)
     writer.start()

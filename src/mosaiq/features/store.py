@@ -156,6 +156,7 @@ class ValueStore(Protocol):
     """Where a feature's values go; ``put_values`` returns the record fields of each value."""
 
     folder: Path
+    indexed: bool  # the folder is a DVC output: it keeps an index so it is never empty
 
     def put_values(
         self, clip_ids: Sequence[str], values: Sequence[Any]
@@ -210,6 +211,7 @@ class ArrayStore:
             raise MosaiqError(f"clip.dtype {dtype!r} is not one of {DTYPES}")
         self.base, self.name, self.layout, self.dtype = base, name, layout, np.dtype(dtype)
         self.folder = base / FEATURES_DIR / name
+        self.indexed = True
 
     def put_values(self, clip_ids: Sequence[str], values: Sequence[Any]) -> list[dict[str, Any]]:
         """Store one vector per clip (all of one length); their record fields."""
@@ -284,6 +286,7 @@ class JsonStore:
         name: str,
         inline_bytes: int,
         dimension: Callable[[Mapping[str, Any]], int | None] = len,
+        indexed: bool = True,
     ) -> None:
         self.base, self.name, self.inline_bytes, self.dimension = (
             base,
@@ -292,6 +295,7 @@ class JsonStore:
             dimension,
         )
         self.folder = base / FEATURES_DIR / name
+        self.indexed = indexed
 
     def put_values(self, clip_ids: Sequence[str], values: Sequence[Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

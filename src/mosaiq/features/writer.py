@@ -91,7 +91,8 @@ class FeatureWriter:
         values no record refers to (what an interrupted run left behind)."""
         write_records(self.root, self.dataset, self.spec.name, self.records)
         self.store.folder.mkdir(parents=True, exist_ok=True)
-        write_folder_index(self.store.folder)
+        if self.store.indexed:
+            write_folder_index(self.store.folder)
         self.store.remove_unreferenced(set(self.records["feature_path"].dropna().astype(str)))
 
     def add(self, decoded: Decoded, value: Value) -> None:
