@@ -41,6 +41,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# as `mosaiq features clap` sets it: idle OpenMP threads sleep (no spinning on CPU time)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import audio_features as af  # noqa: E402
 
