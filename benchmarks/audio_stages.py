@@ -1,7 +1,8 @@
 """Benchmark: the audio feature stages (`mosaiq features acoustics|clap <DS>`), end to end.
 
     uv run python benchmarks/audio_stages.py [--isd ../shared/data/ISD/audio] [--synthetic 2]
-        [--isd-seconds 1.0] [--rss 2 8] [--skip-clap]
+        [--isd-seconds 1.0] [--rss-acoustics 8 16]
+        [--rss-clap 28 40] [--memory-only] [--skip-clap]
 
 ``benchmarks/audio_features.py`` measures the encoders (:mod:`mosaiq.audio`); this measures the
 stages on the shared runner and writer (:func:`mosaiq.features.acoustics.run_acoustics`,
@@ -170,7 +171,10 @@ def main() -> None:
     ap.add_argument("--synthetic", type=int, default=2, help="30 s clips per comparison")
     ap.add_argument("--isd-seconds", type=float, default=1.0, help="excerpt length, 'isd' set")
     ap.add_argument("--isd-full", type=int, default=2, help="ISD excerpts for the 'isd' set")
-    ap.add_argument("--rss", type=int, nargs=2, default=(2, 8), help="recordings of 30 s")
+    # beyond the runner's read-ahead (max(4, 2 x batch) clips) and one batch (acoustics 1, CLAP 8)
+    ap.add_argument("--rss-acoustics", type=int, nargs=2, default=(8, 16), help="30 s clips")
+    ap.add_argument("--rss-clap", type=int, nargs=2, default=(28, 40), help="30 s clips")
+    ap.add_argument("--memory-only", action="store_true")
     ap.add_argument("--skip-clap", action="store_true")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -195,7 +199,9 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     isd = [p for p in isd if p.is_file()]
     if not isd:
         print(f"no ISD excerpts under {args.isd}: synthetic clips only")
-    synth = af.make_clips(tmp / "synthetic", max(args.synthetic, *args.rss))
+    synth = af.make_clips(
+        tmp / "synthetic", max(args.synthetic, *args.rss_acoustics, *args.rss_clap)
+    )
     short = [trim(p, tmp / f"short_{p.name}", args.isd_seconds) for p in isd[: args.isd_full]]
     groups = list(EXCERPTS[: len(isd)])
 
@@ -227,14 +233,14 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         if isd:
             cases.append(("clap", "", "ISD excerpts (3 s)", isd, groups))
         cases.append(("clap", "", "synthetic 30 s", synth[: args.synthetic], None))
-    for i, (kind, preset, what, files, grp) in enumerate(cases):
+    for i, (kind, preset, what, files, grp) in enumerate([] if args.memory_only else cases):
         media = tmp / f"media_{i}"
         arrange(root, media, files, grp)
         compare(kind, preset or "fast", root, media, what)
 
     print("\npeak resident memory of a stage run (VmHWM, own process each, fast set)")
     for kind in ["acoustics"] + ([] if args.skip_clap else ["clap"]):
-        for n in args.rss:
+        for n in args.rss_acoustics if kind == "acoustics" else args.rss_clap:
             media = tmp / f"media_rss_{n}"
             arrange(root, media, synth[:n])
             set_media(root, media)
