@@ -141,6 +141,9 @@ def _prepare(
     checkpoint_sha256: str | None,
 ) -> _Prepared:
     """The config, the feature extractor and the checkpoint's digest (no weights are read)."""
+    from mosaiq.extras import require
+
+    require("CLAP embeddings", "torch", "transformers")
     from transformers import ClapConfig, ClapFeatureExtractor
     from transformers.utils import logging as hf_logging
 
@@ -229,6 +232,9 @@ def load_clap(
     threads: int | None = None,
 ) -> ClapEncoder:
     """Load the audio tower of a CLAP model (see the module docstring for the choices)."""
+    from mosaiq.extras import require
+
+    require("CLAP embeddings", "torch", "transformers")
     import torch
     from transformers import ClapAudioModelWithProjection
     from transformers.utils import logging as hf_logging
