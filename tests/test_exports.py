@@ -50,10 +50,44 @@ def test_dataset_card_front_matter_lists_every_parquet_file(exported):
     text = (exported / "exports/parquet/README.md").read_text()
     front = yaml.safe_load(text.split("---")[1])
     names = {c["config_name"] for c in front["configs"]}
-    assert {"ISD-clips", "ARAUS-responses", "SATP-clip_languages", "DeLTA-features"} <= names
+    assert {"ISD-clips", "ARAUS-responses", "SATP-clip_languages"} <= names
     for config in front["configs"]:
         for files in config["data_files"]:
             assert (exported / "exports/parquet" / files["path"]).is_file()
+    # every table is written; only the tables with rows are configs
+    for path in sorted((exported / "exports/parquet").glob("*/*.parquet")):
+        ds, table = path.parent.name, path.stem
+        rows = len(pd.read_parquet(path))
+        assert (f"{ds}-{table}" in names) == (rows > 0), path
+    assert "DeLTA-features" not in names and "DeLTA-exclusions" not in names
+
+
+def test_every_config_of_the_card_loads_in_hugging_face_datasets(exported, tmp_path):
+    """`datasets` itself reads the card's configs (offline); each equals mosaiq.load."""
+    import os
+
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    import datasets
+
+    folder = exported / "exports/parquet"
+    front = yaml.safe_load((folder / "README.md").read_text().split("---")[1])
+    assert front["configs"]
+    for config in front["configs"]:
+        ds, table = config["config_name"].split("-", 1)
+        loaded = datasets.load_dataset(
+            str(folder), config["config_name"], cache_dir=str(tmp_path / "hf")
+        )
+        frame = loaded["train"].to_pandas()
+        original = mosaiq.load(ds, table, root=exported)
+        assert list(frame.columns) == list(original.columns), config["config_name"]
+        assert len(frame) == len(original) > 0
+        pd.testing.assert_frame_equal(
+            frame.astype(object).where(frame.notna(), None),
+            original.astype(object).where(original.notna(), None),
+            check_dtype=False,
+            obj=config["config_name"],
+        )
 
 
 def test_croissant_loads_and_reads_in_mlcroissant(exported):
@@ -68,6 +102,9 @@ def test_croissant_loads_and_reads_in_mlcroissant(exported):
         "field": {"@id": "SATP_clips/clip_id"}
     }
     assert fields["ISD_clips/n_responses"]["dataType"] == "sc:Integer"
+    ids = {rs["@id"] for rs in meta["recordSet"]}
+    assert "DeLTA_exclusions" not in ids and "ISD_features" not in ids  # empty: no record set
+    assert {"ISD_clips", "ISD_exclusions", "DeLTA_responses"} <= ids
     dataset = mlc.Dataset(jsonld=str(path))
     for rs in ("ISD_clips", "SATP_clip_languages", "DeLTA_responses"):
         first = next(iter(dataset.records(record_set=rs)))

@@ -18,6 +18,8 @@ MOSAIQ = str(BIN / "mosaiq")
 @pytest.mark.slow
 def test_release_checks_then_a_release_fetched_with_dvc_get(tmp_path, shared_data):
     repo = working_tree_copy(tmp_path / "work" / "repo")
+    # the maintainer's remote as their default (config.local; readers' default is public HTTP)
+    run([DVC, "remote", "default", "--local", "local"], cwd=repo)
     run([DVC, "repro"], cwd=repo)  # recreates the not-built outputs that are not in git
     blocked = run([MOSAIQ, "release", "--check"], cwd=repo, check=False)
     assert blocked.returncode == 1
@@ -31,6 +33,8 @@ def test_release_checks_then_a_release_fetched_with_dvc_get(tmp_path, shared_dat
     blocked = run([MOSAIQ, "release", "--check"], cwd=repo, check=False).stdout
     assert "the git work tree is not clean" in blocked
     assert "not in the default remote" in blocked  # `dvc push` has not run yet
+    n = int(blocked.split(" DVC outputs are not in the default remote")[0].split()[-1])
+    assert n > 10 and "datasets/ARAUS/data/clips.csv (new)" in blocked, blocked
     (repo / "notes.txt").unlink()
     run([DVC, "push"], cwd=repo)
     assert "nothing blocks a release" in run([MOSAIQ, "release", "--check"], cwd=repo).stdout
@@ -48,6 +52,7 @@ def test_release_checks_then_a_release_fetched_with_dvc_get(tmp_path, shared_dat
         assert descriptor["version"] == "0.2.0"
     assert "version: 0.2.0" in (repo / "CITATION.cff").read_text()
     assert 'version = "0.2.0"' in (repo / "pyproject.toml").read_text()
+    assert 'name = "mosaiq"\nversion = "0.2.0"' in (repo / "uv.lock").read_text()
     changelog = (repo / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in changelog and "## [0.2.0] - " in changelog
 

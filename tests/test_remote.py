@@ -47,7 +47,9 @@ def test_committed_dvc_config_holds_no_secrets():
             assert not SECRET_KEYS.search(key), f"{rel}: secret-looking key {key!r}"
     config = configparser.ConfigParser()
     config.read(REPO / ".dvc/config")
-    assert config["core"]["remote"] == "local"
+    assert config["core"]["remote"] == "public"
+    public = config["'remote \"public\"'"]
+    assert public["url"].startswith("https://")  # read-only, no credentials
     s3 = config["'remote \"s3\"'"]  # the section as DVC writes it: ['remote "s3"']
     assert s3["url"].startswith("s3://")
     assert "endpointurl" not in s3  # per user, in config.local
@@ -72,6 +74,8 @@ def pushed(tmp_path_factory, shared_data):
     point_at_shared_data(repo, shared_data)
     run([DVC, "repro"], cwd=repo, timeout=900)
     commit_all(repo, "build all datasets")
+    # a maintainer's own default remote, in the uncommitted config.local
+    run([DVC, "remote", "default", "--local", "local"], cwd=repo)
     out = run([DVC, "push"], cwd=repo).stdout
     assert "pushed" in out
     assert (parent / "mosaiq-dvc-storage").is_dir()
@@ -85,13 +89,72 @@ def test_local_remote_round_trip(pushed):
     clone = pushed.parent / "clone-local"
     run(["git", "clone", "-q", str(pushed), str(clone)], cwd=pushed.parent)
     assert not (clone / "datasets/ARAUS/data/clips.csv").exists()  # not in git
-    run([DVC, "pull"], cwd=clone)
+    run([DVC, "pull", "-r", "local"], cwd=clone)
     assert digests(clone) == digests(pushed)
     proc = run([str(BIN / "mosaiq"), "validate"], cwd=clone)
     assert "validation passed" in proc.stdout
     assert "ARAUS      valid" in proc.stdout
     # and nothing is left to reproduce in the clone
     assert "up to date" in run([DVC, "status"], cwd=clone).stdout
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_a_fresh_clone_pulls_from_the_http_remote_without_credentials(tmp_path):
+    """The default remote is read-only HTTP: serve a pushed folder remote with a real HTTP
+    server on 127.0.0.1; a fresh clone pulls everything and validates, with no credentials."""
+    import os
+    import sys
+
+    repo = working_tree_copy(tmp_path / "repo")
+    run([DVC, "repro"], cwd=repo, timeout=900)
+    if run(["git", "status", "--porcelain"], cwd=repo).stdout.strip():
+        commit_all(repo, "build")  # (a checkout whose dvc.lock is current has nothing to add)
+    served = tmp_path / "served"
+    run([DVC, "remote", "modify", "--local", "local", "url", str(served)], cwd=repo)
+    run([DVC, "push", "-r", "local"], cwd=repo)
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=served,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        clone = tmp_path / "clone"
+        run(["git", "clone", "-q", str(repo), str(clone)], cwd=tmp_path)
+        assert not (clone / "exports/parquet/ISD/clips.parquet").exists()
+        # the clone's own default remote, pointed at the test server (the committed one is the
+        # project's public URL); no credentials anywhere
+        run(
+            [DVC, "remote", "modify", "--local", "public", "url", f"http://127.0.0.1:{port}"],
+            cwd=clone,
+        )
+        env = {k: "" for k in os.environ if k.startswith("AWS_")}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                import urllib.request
+
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        pull = run([DVC, "pull"], cwd=clone, env=env, timeout=600)
+        assert "fetched" in pull.stdout or "added" in pull.stdout.lower(), pull.stdout
+        assert digests(clone) == digests(repo)
+        assert "validation passed" in run([str(BIN / "mosaiq"), "validate"], cwd=clone).stdout
+        assert "up to date" in run([DVC, "status"], cwd=clone).stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _use_s3(repo: Path, server: S3Server, path: str) -> None:

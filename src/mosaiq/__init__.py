@@ -7,22 +7,34 @@ schema; ``mosaiq.load_features("ISD", "acoustics")`` computed features aligned w
 Heavy libraries (pandas, torch) are imported only when a function that needs them is called.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
 from mosaiq._version import __version__
 
-__all__ = ["__version__", "load", "load_all", "load_features", "load_task"]
+# public name -> the module that defines it (imported on first use)
+_API = {
+    "load": "mosaiq.api",
+    "load_all": "mosaiq.api",
+    "built_datasets": "mosaiq.api",
+    "load_features": "mosaiq.features.load",
+    "load_task": "mosaiq.benchmark.tasks",
+    "plot": "mosaiq.plotting",
+    "MosaiqError": "mosaiq.errors",
+}
+
+__all__ = ["__version__", *_API]
 
 
-def __getattr__(name: str):
-    if name in ("load", "load_all"):
-        from mosaiq import api
-
-        return getattr(api, name)
-    if name == "load_features":
-        from mosaiq.features.load import load_features
-
-        return load_features
-    if name == "load_task":
-        from mosaiq.benchmark.tasks import load_task
-
-        return load_task
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        value = getattr(import_module(_API[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'mosaiq' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

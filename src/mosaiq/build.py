@@ -36,6 +36,7 @@ from mosaiq.schema import CLIP_FK, TableSpec, compose, field_names
 from mosaiq.settings import data_version, load_params, param
 from mosaiq.sources import source
 from mosaiq.sources.base import Source, SourceTables, exclusions_frame, read_source
+from mosaiq.sources.checks import check_source_tables
 
 SHARED_REASONS = {
     "incomplete_paq": "fewer PAQ items rated than build.harmonise.quality.min_paq_items",
@@ -182,6 +183,7 @@ class _Built:
 
 
 def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str, Any]) -> _Built:
+    check_source_tables(src, schemas_for(root, declared, params), clips_file=src.clips_file)
     scale = declared.scale
     angle_table = param(params, "build.harmonise.angle_table", "aletta2024")
     quality = param(params, "build.harmonise.quality", {}) or {}
@@ -259,6 +261,7 @@ def schema_values(declared: Source, params: dict[str, Any]) -> dict[str, Any]:
         "reason_codes": sorted({*SHARED_REASONS, *declared.reasons}),
         "age_bands": list(AGE_BAND_LABELS),
         "gender_values": list(declared.gender_values),
+        "id_characters": declared.id_characters,
     }
     if scale is not None:
         values.update(

@@ -64,7 +64,9 @@ def build(
 
     result = build_dataset(_root(root), dataset)
     if result.status != "built":
-        typer.echo(f"{dataset}: {result.status} (warning)", err=True)
+        typer.echo(f"{dataset}: {result.status} (warning): {result.note}")
+        typer.echo(f"  files rewritten: {len(result.written)}")
+        return
     c = result.counts
     typer.echo(
         f"{dataset}: {result.status}: {c.get('clips', 0):,} clips, "
@@ -124,14 +126,21 @@ def validate(
     ] = None,
     root: Root = None,
 ) -> None:
-    """Validate every package (Table Schema + semantic checks); non-zero exit on any error."""
+    """Validate every package (Table Schema + semantic checks); non-zero exit on any error.
+
+    With --dataset the run is partial: it writes a report only where --report says, never over
+    the pipeline's full report."""
     from mosaiq.validate import validate_all, write_report
 
     base = _root(root)
     started = time.perf_counter()
     result = validate_all(base, dataset)
     elapsed = time.perf_counter() - started
-    path = write_report(base, result, report)
+    path: Path | str
+    if dataset and report is None:
+        path = "none written (partial run; --report PATH writes one)"
+    else:
+        path = write_report(base, result, report)
     for pkg in result.packages:
         n_err, n_warn = len(pkg.errors), len(pkg.warnings)
         rows = ", ".join(f"{k} {v:,}" for k, v in pkg.rows.items())
@@ -156,7 +165,7 @@ def info(root: Root = None) -> None:
     """What is built here: status and counts per dataset, and the last validation."""
     import json
 
-    from mosaiq.layout import REPORT_PATH, read_descriptor
+    from mosaiq.layout import REPORT_PATH, how_to_get, read_descriptor
     from mosaiq.settings import DATASETS
 
     base = _root(root)
@@ -166,6 +175,7 @@ def info(root: Root = None) -> None:
         descriptor = read_descriptor(base, ds)
         if descriptor is None:
             typer.echo(f"{ds:6} not built: no package")
+            typer.echo(f"       to get it: {how_to_get(ds)}")
             continue
         meta = descriptor.get("mosaiq", {})
         status = meta.get("build_status", "unknown")
@@ -180,6 +190,8 @@ def info(root: Root = None) -> None:
         if status != "built":
             line += " (warning)"
         typer.echo(line)
+        if status != "built":
+            typer.echo(f"       to get it: {how_to_get(ds)}")
         for raw in meta.get("raw_inputs", []):
             typer.echo(
                 f"       raw: {raw['file']} sha256 {raw['sha256'][:12]}... ({raw['rows']:,} rows)"
@@ -216,7 +228,9 @@ def features_clip(
             help="Skip (and list) missing or unreadable videos instead of stopping.",
         ),
     ] = False,
-    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress bar (for logs and DVC stages).")
+    ] = False,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -263,6 +277,8 @@ def _audio_feature(
     skip_missing_media: bool,
     no_progress: bool,
     root: Path | None,
+    workers: int | None,
+    scheduler: str | None,
 ) -> None:
     from mosaiq.features.runner import FeatureRunError
 
@@ -274,6 +290,8 @@ def _audio_feature(
             limit=limit,
             skip_missing_media=skip_missing_media,
             progress=not no_progress,
+            scheduler=scheduler,
+            workers=workers,
         )
     except FeatureRunError as exc:
         for line in exc.summary.lines():
@@ -288,6 +306,14 @@ _SKIP_MEDIA = typer.Option(
     "--skip-missing-media",
     help="Skip (and list) clips whose audio is missing or unusable instead of stopping.",
 )
+_WORKERS = typer.Option(
+    help="Compute on a local Dask cluster of N worker processes "
+    "(default: params.yaml compute.workers; 0 = in this process)."
+)
+_SCHEDULER = typer.Option(
+    help="Compute on the running Dask cluster at this address, tcp://host:8786 "
+    "(default: params.yaml compute.scheduler)."
+)
 
 
 @features_app.command("acoustics")
@@ -297,12 +323,24 @@ def features_acoustics(
     limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
     skip_missing_media: Annotated[bool, _SKIP_MEDIA] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    workers: Annotated[int | None, _WORKERS] = None,
+    scheduler: Annotated[str | None, _SCHEDULER] = None,
     root: Root = None,
 ) -> None:
     """Acoustic indicators of the clips' audio, ISD names and units (params: acoustics, media)."""
     from mosaiq.features.acoustics import run_acoustics
 
-    _audio_feature(run_acoustics, dataset, mode, limit, skip_missing_media, no_progress, root)
+    _audio_feature(
+        run_acoustics,
+        dataset,
+        mode,
+        limit,
+        skip_missing_media,
+        no_progress,
+        root,
+        workers,
+        scheduler,
+    )
 
 
 @features_app.command("clap")
@@ -312,12 +350,16 @@ def features_clap(
     limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
     skip_missing_media: Annotated[bool, _SKIP_MEDIA] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    workers: Annotated[int | None, _WORKERS] = None,
+    scheduler: Annotated[str | None, _SCHEDULER] = None,
     root: Root = None,
 ) -> None:
     """CLAP audio embeddings of the clips (settings: params.yaml clap, media)."""
     from mosaiq.features.clap import run_clap
 
-    _audio_feature(run_clap, dataset, mode, limit, skip_missing_media, no_progress, root)
+    _audio_feature(
+        run_clap, dataset, mode, limit, skip_missing_media, no_progress, root, workers, scheduler
+    )
 
 
 @features_app.command("cityseg")

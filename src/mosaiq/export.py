@@ -135,7 +135,11 @@ def _parquet_card(root: Path, configs: list[tuple[str, str, int]]) -> str:
         "license: other",
         "configs:",
     ]
-    for name, path, _rows in configs:
+    # an empty table is written (a valid, schema-typed file) but not advertised as a config:
+    # loaders such as Hugging Face `datasets` refuse a config without rows
+    for name, path, rows in configs:
+        if not rows:
+            continue
         lines += [
             f"- config_name: {name}",
             "  data_files:",
@@ -163,7 +167,10 @@ def _parquet_card(root: Path, configs: list[tuple[str, str, int]]) -> str:
         "| config | file | rows |",
         "|---|---|---|",
     ]
-    lines += [f"| {n} | {p} | {r:,} |" for n, p, r in configs]
+    lines += [
+        f"| {n} | {p} | {r:,} |" if r else f"| (not a config: empty) | {p} | 0 |"
+        for n, p, r in configs
+    ]
     lines += [
         "",
         "Licences differ per source dataset: see `catalogue/data/datasets.csv` and each "
@@ -183,6 +190,8 @@ def croissant(root: Path) -> dict[str, Any]:
     distribution, record_sets = [], []
     for ds in built(root):
         for name, path, schema in _tables(root, ds):
+            if _header_only(path):  # an empty table is no record set (as in the Parquet card)
+                continue
             file_id = f"{ds}/{name}.csv"
             distribution.append(
                 {
@@ -376,6 +385,13 @@ def catalogue_card(root: Path) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _header_only(path: Path) -> bool:
+    """True for a CSV table with a header and no rows."""
+    with path.open("rb") as fh:
+        fh.readline()
+        return not fh.readline().strip()
 
 
 def _date_released(root: Path) -> str | None:

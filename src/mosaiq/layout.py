@@ -52,3 +52,13 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     """Hex digest of a file's bytes (``md5``, ``sha1``, ``sha256``, ``sha512``), read in chunks."""
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, algorithm).hexdigest()
+
+
+def how_to_get(dataset: str) -> str:
+    """One sentence: how to get a dataset that is not built here."""
+    return (
+        f"build it from your own download: `mosaiq fetch {dataset}` (or put the files in "
+        f"datasets/{dataset}/raw/, see the README there), then `dvc repro`; a dataset whose "
+        f"licence keeps it out of the public DVC remote cannot be pulled from it (`dvc pull -r "
+        f"NAME datasets/{dataset}` works from a private remote you pushed it to)"
+    )

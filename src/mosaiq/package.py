@@ -14,6 +14,7 @@ Writing rules (the same for every table of every dataset):
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -190,6 +191,29 @@ def yaml_bytes(data: Any) -> bytes:
     return text.encode("utf-8")
 
 
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporaries of ``path`` left by a writer that was killed (``kill -9``): those
+    named ``.<name>.tmp-<pid>`` whose process no longer runs. (``.dvcignore`` also keeps DVC
+    from hashing them.)"""
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def write_files_atomically(files: Mapping[Path, bytes | Callable[[], bytes]]) -> list[Path]:
     """Write every file under a temporary name, then rename them all into place.
 
@@ -205,6 +229,7 @@ def write_files_atomically(files: Mapping[Path, bytes | Callable[[], bytes]]) ->
         for path, content in files.items():
             data = content() if callable(content) else content
             path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(path)
             if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
                 continue
             tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -94,23 +94,14 @@ def blockers(root: Path) -> list[str]:
         if "error" in cloud:
             problems.append(f"cannot check the default remote: {cloud['error']}")
         else:
-            missing = sorted({path for entry in cloud.values() for path in _paths(entry)})
+            missing = sorted(cloud)  # {output path: state} (new, modified, deleted, ...)
+            shown = ", ".join(f"{p} ({cloud[p]})" for p in missing[:10])
+            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
             problems.append(
-                f"{len(missing) or len(cloud)} DVC outputs are not in the default "
-                f"remote (e.g. {', '.join(missing[:3]) or ', '.join(list(cloud)[:3])})"
+                f"{len(missing)} DVC outputs are not in the default remote: {shown}{more}"
                 "; run `dvc push`"
             )
     return problems
-
-
-def _paths(entry: Any) -> list[str]:
-    if isinstance(entry, str):
-        return [entry]
-    if isinstance(entry, dict):
-        return list(entry)
-    if isinstance(entry, list):
-        return [p for e in entry for p in _paths(e)]
-    return []
 
 
 def published_files(root: Path) -> list[Path]:
@@ -179,6 +170,16 @@ def _set_versions(root: Path, version: str) -> None:
         pyproject.write_text(
             re.sub(
                 r'(?m)^version = ".*"$', f'version = "{version}"', pyproject.read_text(), count=1
+            )
+        )
+    lock = root / "uv.lock"
+    if lock.is_file():  # the project's own entry, as `uv lock` would write it
+        lock.write_text(
+            re.sub(
+                r'(?m)^(\[\[package\]\]\nname = "mosaiq"\nversion = )".*"$',
+                rf'\g<1>"{version}"',
+                lock.read_text(),
+                count=1,
             )
         )
     cff = root / "CITATION.cff"

@@ -25,12 +25,13 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mosaiq.errors import MosaiqError
 from mosaiq.harmonise import (
     HARMONISED,
     ISO_COLUMNS,
@@ -56,6 +57,48 @@ PERSONAL_DATA = re.compile(
 # Location coordinates are allowed where they describe a place (one point per location), not a
 # person: in the clips table only.
 PERSONAL_DATA_ALLOWED = {"clips": {"latitude", "longitude"}}
+
+
+# Personal data in the values of text columns (not only in column names).
+PERSONAL_VALUES = {
+    "an e-mail address": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}"),
+    "a phone number": re.compile(
+        r"(?<![\w.])(?:\+|00)\d{1,3}[ ().-]*\d[\d ().-]{6,}\d"
+        r"|(?<![\w.])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?![\w.])"
+    ),
+    "geographic coordinates": re.compile(
+        r"(?<![\w.])-?\d{1,2}\.\d{3,}\s*[,; ]\s*-?\d{1,3}\.\d{3,}(?![\w.])"
+    ),
+}
+
+
+def _personal_values(tables: dict[str, pd.DataFrame], files: dict[str, str]) -> list[Issue]:
+    """Text cells holding an e-mail address, a phone number or a coordinate pair (feature
+    provenance and values, which are JSON of the runs, are not person data)."""
+    issues = []
+    for name, df in tables.items():
+        if name == "features":
+            continue
+        for col in df.columns:
+            if df[col].dtype == object or isinstance(df[col].dtype, pd.StringDtype):
+                text = df[col].astype("string")
+                for what, pattern in PERSONAL_VALUES.items():
+                    hit = text.str.contains(pattern, regex=True).to_numpy(
+                        dtype=bool, na_value=False
+                    )
+                    if hit.any():
+                        pos = int(np.flatnonzero(hit)[0])
+                        issues.append(
+                            Issue(
+                                "error",
+                                "personal-data",
+                                files[name],
+                                f"a cell holds {what}",
+                                row=int(pos) + 2,
+                                field=col,
+                            )
+                        )
+    return issues
 
 
 @dataclass
@@ -129,6 +172,9 @@ def validate_all(root: Path, datasets: Iterable[str] | None = None) -> Report:
     params = load_params(root)
     tolerance = float(param(params, "validate.tolerance", 1e-9))
     names = list(datasets) if datasets else list(DATASETS)
+    unknown = sorted(set(names) - set(DATASETS))
+    if unknown:
+        raise MosaiqError(f"unknown dataset {', '.join(unknown)}; known: {', '.join(DATASETS)}")
     descriptors = [package_dir(root, ds) / "datapackage.yaml" for ds in names]
     catalogue = root / "catalogue" / "datapackage.yaml"
     checked = table_issues(root, [d for d in (*descriptors, catalogue) if d.is_file()])
@@ -140,13 +186,54 @@ def validate_all(root: Path, datasets: Iterable[str] | None = None) -> Report:
     return Report(reports)
 
 
+STRUCTURAL = ("unreadable-descriptor", "unsafe-path", "missing-file", "empty-file")
+"""Issue codes after which a package's tables are not read (they cannot be, or must not be)."""
+
+
 def _missing_files(root: Path, descriptor_path: Path) -> list[Issue]:
-    base = descriptor_path.parent
+    """What stops a package from being read: a descriptor that does not parse or has no resource
+    list, resource or schema paths that are absolute or leave the package (also through a
+    symbolic link), missing or empty files."""
+    where = _rel(root, descriptor_path)
+    try:
+        descriptor = read_yaml(descriptor_path)
+    except Exception as exc:  # a damaged file: YAML, OS or decoding errors alike
+        return [Issue("error", "unreadable-descriptor", where, f"cannot be read: {exc}")]
+    resources = descriptor.get("resources") if isinstance(descriptor, dict) else None
+    if not isinstance(resources, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("name"), str) for r in resources
+    ):
+        return [
+            Issue(
+                "error",
+                "unreadable-descriptor",
+                where,
+                "no list of named resources (the descriptor is not a data package)",
+                field="resources",
+            )
+        ]
+    base = descriptor_path.parent.resolve()
     issues = []
-    for res in read_yaml(descriptor_path).get("resources", []):
+    for res in resources:
         for key in ("path", "schema"):
-            target = base / res[key] if isinstance(res.get(key), str) else None
-            if target is not None and not target.is_file():
+            value = res.get(key)
+            field = f"resources.{res['name']}.{key}"
+            if not isinstance(value, str) or not value:
+                issues.append(
+                    Issue("error", "missing-file", where, f"{key} is not a file path", field=field)
+                )
+                continue
+            pure = PurePosixPath(value)
+            target = base / value
+            if pure.is_absolute() or Path(value).is_absolute() or ".." in pure.parts:
+                message = f"{key} {value!r} is absolute or climbs out of the package"
+            elif not target.resolve().is_relative_to(base):
+                message = f"{key} {value!r} leads out of the package (symbolic link)"
+            else:
+                message = ""
+            if message:
+                issues.append(Issue("error", "unsafe-path", where, message, field=field))
+            elif not target.is_file():
                 issues.append(
                     Issue(
                         "error",
@@ -155,7 +242,79 @@ def _missing_files(root: Path, descriptor_path: Path) -> list[Issue]:
                         f"{key} of resource {res['name']!r} does not exist",
                     )
                 )
+            elif target.stat().st_size == 0:
+                issues.append(
+                    Issue(
+                        "error",
+                        "empty-file",
+                        _rel(root, target),
+                        f"{key} of resource {res['name']!r} is an empty file (0 bytes)",
+                    )
+                )
     return issues
+
+
+def _expected_resources(
+    root: Path, dataset: str, descriptor_path: Path, params: dict[str, Any]
+) -> list[Issue]:
+    """A dataset package lists every table of the build, and each schema file is the one the
+    build generates from ``shared_schemas/`` (a schema edited by hand is reported)."""
+    from mosaiq.sources.generated import generated_schemas
+
+    where = _rel(root, descriptor_path)
+    package_tables, generated = generated_schemas(root, dataset, params)
+    resources = {r["name"]: r for r in read_yaml(descriptor_path)["resources"]}
+    issues = [
+        Issue(
+            "error",
+            "missing-resource",
+            where,
+            f"resource {name!r} is not in the descriptor",
+            field="resources",
+        )
+        for name in package_tables
+        if name not in resources
+    ]
+    for name, res in resources.items():
+        path = descriptor_path.parent / res["schema"]
+        if name not in generated:
+            issues.append(
+                Issue(
+                    "error",
+                    "extra-resource",
+                    where,
+                    f"resource {name!r} is not a table of the build",
+                    field=f"resources.{name}",
+                )
+            )
+        elif read_yaml(path) != generated[name]:
+            issues.append(
+                Issue(
+                    "error",
+                    "schema-edited",
+                    _rel(root, path),
+                    "differs from the schema generated from shared_schemas/ (edited by hand, or "
+                    "built by another version: run `mosaiq build`)",
+                    field=_first_difference(read_yaml(path), generated[name]),
+                )
+            )
+    return issues
+
+
+def _first_difference(found: Any, expected: Any, at: str = "") -> str | None:
+    """Where two parsed YAML documents first differ (a dotted path; list items by field name)."""
+    if isinstance(found, dict) and isinstance(expected, dict):
+        for key in [*expected, *(k for k in found if k not in expected)]:
+            if found.get(key) != expected.get(key):
+                inner = _first_difference(found.get(key), expected.get(key), f"{at}.{key}")
+                return inner or f"{at}.{key}".lstrip(".")
+        return None
+    if isinstance(found, list) and isinstance(expected, list) and len(found) == len(expected):
+        for i, (a, b) in enumerate(zip(found, expected, strict=True)):
+            if a != b:
+                label = b.get("name", i) if isinstance(b, dict) else i
+                return _first_difference(a, b, f"{at}.{label}") or f"{at}.{label}".lstrip(".")
+    return at.lstrip(".") or None
 
 
 def frictionless_resource(root: Path, descriptor: Path, name: str) -> tuple[int, list[Issue]]:
@@ -211,7 +370,12 @@ def table_issues(root: Path, descriptors: list[Path]) -> dict[Path, Checked]:
         issues: list[Issue] = []
         rows: dict[str, int] = {}
         tables: dict[str, Any] = {}
-        for name, checked in check_package(descriptor).items():
+        try:
+            by_resource = check_package(descriptor)
+        except Exception as exc:  # a file damaged past what the table checks report
+            results[descriptor] = ([_failed(root, descriptor, "table-schema", exc)], {}, {})
+            continue
+        for name, checked in by_resource.items():
             place = _rel(root, descriptor.parent / paths[name])
             issues.extend(
                 Issue("error", p.code, place, p.message, row=p.row, field=p.field)
@@ -237,20 +401,36 @@ def validate_dataset(
             "warning", "not-built", _rel(root, descriptor_path), f"{dataset} has no package yet"
         )
         return PackageReport(dataset, "not built", [issue], {})
-    descriptor = read_yaml(descriptor_path)
-    meta = descriptor.get("mosaiq", {})
-    status = meta.get("build_status", "unknown")
     if checked is None:
         checked = table_issues(root, [descriptor_path])[descriptor_path]
     issues, rows = list(checked[0]), dict(checked[1])
+    if any(i.code == "unreadable-descriptor" for i in issues):
+        return PackageReport(dataset, "invalid", issues, rows)
+    descriptor = read_yaml(descriptor_path)
+    meta = descriptor.get("mosaiq", {})
+    status = meta.get("build_status", "unknown")
     if status != BUILT:
         issues.append(Issue("warning", "not-built", _rel(root, descriptor_path), status))
         return PackageReport(
             dataset, "not built" if not _errors(issues) else "invalid", issues, rows
         )
-    if not any(i.code == "missing-file" for i in issues):
-        issues.extend(_semantic_issues(root, pkg, descriptor, tolerance, checked[2]))
+    if not any(i.code in STRUCTURAL for i in issues):
+        try:
+            issues.extend(_expected_resources(root, dataset, descriptor_path, load_params(root)))
+            issues.extend(_semantic_issues(root, pkg, descriptor, tolerance, checked[2]))
+        except Exception as exc:  # a damaged file the checks could not read: reported, not raised
+            issues.append(_failed(root, descriptor_path, "package", exc))
     return PackageReport(dataset, "invalid" if _errors(issues) else "valid", issues, rows)
+
+
+def _failed(root: Path, path: Path, what: str, exc: Exception) -> Issue:
+    """A check that could not run on a damaged file, as an issue of the report."""
+    return Issue(
+        "error",
+        "unreadable",
+        _rel(root, path),
+        f"{what} checks could not read the package: {type(exc).__name__}: {exc}",
+    )
 
 
 def _errors(issues: list[Issue]) -> bool:
@@ -301,6 +481,7 @@ def _semantic_issues(
                         field=col,
                     )
                 )
+    issues.extend(_personal_values(tables, files))
     counts = {name: len(df) for name, df in tables.items()}
     for name, expected in meta.get("counts", {}).items():
         if counts.get(name) != expected:
@@ -491,7 +672,6 @@ def _fmt(value: Any) -> str:
 
 
 def validate_catalogue(root: Path, checked: Checked | None = None) -> PackageReport:
-    from mosaiq.catalogue import measured_counts
 
     descriptor_path = root / "catalogue" / "datapackage.yaml"
     name = "catalogue"
@@ -505,8 +685,19 @@ def validate_catalogue(root: Path, checked: Checked | None = None) -> PackageRep
     if checked is None:
         checked = table_issues(root, [descriptor_path])[descriptor_path]
     issues, rows = list(checked[0]), dict(checked[1])
-    if any(i.code == "missing-file" for i in issues):
+    if any(i.code in STRUCTURAL for i in issues):
         return PackageReport(name, "invalid", issues, rows)
+    try:
+        issues.extend(_catalogue_issues(root, descriptor_path))
+    except Exception as exc:  # a damaged file the checks could not read: reported, not raised
+        issues.append(_failed(root, descriptor_path, "catalogue", exc))
+    return PackageReport(name, "invalid" if _errors(issues) else "valid", issues, rows)
+
+
+def _catalogue_issues(root: Path, descriptor_path: Path) -> list[Issue]:
+    from mosaiq.catalogue import measured_counts
+
+    issues: list[Issue] = []
     descriptor = read_yaml(descriptor_path)
     res = descriptor["resources"][0]
     table = read_table(
@@ -532,7 +723,7 @@ def validate_catalogue(root: Path, checked: Checked | None = None) -> PackageRep
                         field=col,
                     )
                 )
-    return PackageReport(name, "invalid" if _errors(issues) else "valid", issues, rows)
+    return issues
 
 
 def write_report(root: Path, report: Report, path: Path | None = None) -> Path:

@@ -244,7 +244,7 @@ def _replace_cell(line: str, column: int, value: str) -> str:
 @pytest.mark.parametrize(
     ("edit", "message", "row", "column"),
     [
-        (lambda ls: [ls[0].replace("calm,", "kalm,"), *ls[1:]], "missing column", None, None),
+        (lambda ls: [ls[0].replace("calm,", "kalm,"), *ls[1:]], "missing column", None, "calm"),
         (
             lambda ls: [ls[0], _replace_cell(ls[1], 14, "abc"), *ls[2:]],
             "not a number",

@@ -160,6 +160,9 @@ def _signal(x: np.ndarray, rate: int) -> Any:
 
 def _group_values(group: str, s: Any) -> dict[str, float]:
     """soundscapy keys -> values of one group on one channel (one pass per group)."""
+    from mosaiq.extras import require
+
+    require("Acoustic indicators", "mosqito", "acoustic_toolbox")
     from soundscapy.audio.metrics import _stat_calcs, mosqito_metric_1ch
 
     out: dict[str, Any] = {}

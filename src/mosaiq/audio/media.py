@@ -168,6 +168,9 @@ def resolve_audio(root: Path, asset: str, clip_id: str | None = None) -> Path:
 
 
 def _open(path: Path, clip_id: str | None) -> Any:
+    from mosaiq.extras import require
+
+    require("Decoding audio", "av")
     import av
 
     if not path.is_file():
@@ -313,6 +316,9 @@ def read_audio(
     end_s: float | None = None,
 ) -> Audio:
     """The checked samples of ``[start_s, end_s]`` (the whole file when not given)."""
+    from mosaiq.extras import require
+
+    require("Decoding audio", "av")
     import av
 
     spec = spec or AudioSpec()

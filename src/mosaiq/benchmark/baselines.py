@@ -47,6 +47,25 @@ ALPHAS = np.logspace(-3, 3, 13)
 EDGE_STEP = 3  # decades added to a grid whose chosen value sits on its edge
 EDGE_LIMIT = 9  # ... up to 1e-9 .. 1e9
 LEADERBOARD = Path("benchmark") / "leaderboard.md"
+METRICS_DIR = Path("benchmark") / "metrics"
+# the headline metric of a target: the first of these it has
+HEADLINE = ("rmse", "mean_average_precision", "quadrant_accuracy", "macro_f1")
+
+
+def headline(result: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """The small flat metrics of a task for `dvc metrics show/diff`: per baseline and target,
+    the headline metric (named in the key); the details stay in benchmark/results."""
+    out: dict[str, dict[str, float | None]] = {}
+    for baseline, entry in sorted((result.get("baselines") or {}).items()):
+        row: dict[str, float | None] = {}
+        for target, values in sorted((entry.get("metrics") or {}).items()):
+            metric = next((m for m in HEADLINE if m in values), None)
+            if metric is not None:
+                row[f"{target.removeprefix('mean_')}_{metric}"] = values[metric]
+        out[baseline] = row
+    return out
+
+
 SUMMARY = {
     "mse": "MSE",
     "mae": "MAE",
@@ -210,7 +229,7 @@ def midpoint_excluded_targets(
     if not harm or harm.get("quality", {}).get("straightlining") == "exclude":
         return None
     midpoint = (harm["scale"]["minimum"] + harm["scale"]["maximum"]) / 2
-    responses = load(dataset, "responses", root=root)
+    responses = load(dataset, "responses", root=root, built_only=False)
     columns = {t: t.removeprefix("mean_") for t in task.targets}
     if not set(columns.values()) <= set(responses.columns):
         return None
@@ -371,6 +390,9 @@ def run_all(
         results[name] = out["result"]
         files[root / RESULTS_DIR / f"{name}.json"] = (
             json.dumps(out["result"], indent=2, sort_keys=True) + "\n"
+        ).encode()
+        files[root / METRICS_DIR / f"{name}.json"] = (
+            json.dumps(headline(out["result"]), indent=2, sort_keys=True) + "\n"
         ).encode()
         for baseline, pred in out["predictions"].items():
             frame = pred.reset_index().rename(columns={"index": "unit_id"})

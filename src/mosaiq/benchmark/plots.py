@@ -33,6 +33,9 @@ PLOTS_DIR = Path("benchmark") / "plots"
 QUADRANTS = {(1, 1): "vibrant", (-1, 1): "chaotic", (-1, -1): "monotonous", (1, -1): "calm"}
 
 
+MIN_DENSITY_POINTS = 30  # soundscapy advises no density below 30 points: a scatter then
+
+
 def _pyplot():
     import matplotlib
 
@@ -114,28 +117,33 @@ def circumplex_by_group(root: Path, dataset: str, group: str, out: Path) -> Path
     clips = clips.dropna(subset=["mean_ISOPleasant", "mean_ISOEventful"])
     if clips.empty:
         return None
+    from soundscapy.plotting import density, scatter
+
     locations = sorted(clips[group].unique())
     cols = 6
     rows = int(np.ceil(len(locations) / cols))
     plt = _pyplot()
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.7 * rows), sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(2.8 * cols, 3.0 * rows), squeeze=False, layout="constrained"
+    )
+    x, y = "mean_ISOPleasant", "mean_ISOEventful"
     for ax, loc in zip(axes.ravel(), locations, strict=False):
-        sub = clips[clips[group] == loc]
-        ax.scatter(sub["mean_ISOPleasant"], sub["mean_ISOEventful"], s=6, alpha=0.6, lw=0)
-        ax.set_xlim(-1, 1)
-        ax.set_ylim(-1, 1)
-        ax.axhline(0, color="0.7", lw=0.6)
-        ax.axvline(0, color="0.7", lw=0.6)
-        ax.set_title(f"{loc} ({len(sub)})", fontsize=8)
-        ax.set_aspect("equal")
+        sub = clips.loc[clips[group] == loc, [x, y]].astype("float64")
+        title = f"{loc} ({len(sub)})"
+        # soundscapy's circumplex density (with its points); too few points for a density: points
+        if len(sub) >= MIN_DENSITY_POINTS:
+            density(sub, title=title, ax=ax, x=x, y=y, legend=False, scatter_kws={"s": 6})
+        else:
+            scatter(sub, title=title, ax=ax, x=x, y=y, legend=False, s=6)
+        ax.title.set_fontsize(8)
+        ax.tick_params(labelsize=6)
+        ax.xaxis.label.set_fontsize(7)
+        ax.yaxis.label.set_fontsize(7)
     for ax in axes.ravel()[len(locations) :]:
         ax.axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel("ISO Pleasant")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("ISO Eventful")
-    fig.suptitle(f"{dataset}: clip ISO coordinates per {group}")
-    fig.tight_layout()
+    fig.suptitle(
+        f"{dataset}: clip ISO coordinates per {group} (density where n >= {MIN_DENSITY_POINTS})"
+    )
     return _save(fig, out)
 
 
@@ -157,7 +165,8 @@ def predicted_vs_observed(root: Path, task_name: str, out: Path) -> Path | None:
         len(baselines),
         len(targets),
         squeeze=False,
-        figsize=(2.8 * len(targets), 2.9 * len(baselines)),
+        figsize=(2.8 * len(targets), 3.3 * len(baselines)),
+        layout="constrained",
     )
     lo, hi = task.spec["target_range"]
     for i, b in enumerate(baselines):
@@ -178,7 +187,6 @@ def predicted_vs_observed(root: Path, task_name: str, out: Path) -> Path | None:
             ax.set_xlabel("observed")
             ax.set_ylabel("predicted")
     fig.suptitle(f"{task_name}: predicted vs observed ({len(units):,} test units)")
-    fig.tight_layout()
     return _save(fig, out)
 
 
@@ -198,12 +206,12 @@ def label_prevalence(root: Path, dataset: str, columns: str, out: Path) -> Path 
         {re.sub(columns, "", c).replace("_", " "): clips[c].astype(float).mean() for c in labels}
     ).sort_values()
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 6.5))
+    fig, ax = plt.subplots(figsize=(6.5, 6.5), layout="constrained")
     ax.barh(prevalence.index, prevalence.to_numpy(), color="tab:blue")
     ax.set_xlabel("share of clips where the label is a majority label")
     ax.set_xlim(0, max(0.05, float(prevalence.max()) * 1.1))
-    ax.set_title(f"{dataset}: label prevalence ({len(clips):,} clips)")
-    fig.tight_layout()
+    # a figure title, centred on the figure (an axes title is cropped by long label names)
+    fig.suptitle(f"{dataset}: label prevalence ({len(clips):,} clips)")
     return _save(fig, out)
 
 

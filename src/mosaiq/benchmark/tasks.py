@@ -376,8 +376,12 @@ def load_task(
     With ``with_groups=True`` also the split's groups (and folds), for grouped cross-validation:
     ``X, y, groups = load_task("isd_iso", with_groups=True)``.
     """
+    from mosaiq.api import require_built
+
     base = find_root(root)
     t = get_task(base, task)
+    for name in {t.spec["dataset"], t.spec.get("train_dataset", t.spec["dataset"])}:
+        require_built(name, base)
     ds, units, rows = task_partition(base, t, split)
     features = feature_inputs(base, t, ds)
     kinds = input_columns(base, t, ds, units, features)

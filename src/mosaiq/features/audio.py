@@ -135,7 +135,7 @@ def media_absent(media: MediaSettings, dataset: str, summary: AudioSummary) -> b
 def audio_jobs(root: Path, dataset: str, summary: Summary) -> list[Job]:
     from mosaiq.api import load
 
-    clips = load(dataset, "clips", root=root)
+    clips = load(dataset, "clips", root=root, built_only=False)
     jobs = jobs_of(clips, "audio_asset")
     summary.total, summary.no_asset = len(clips), len(clips) - len(jobs)
     return jobs

@@ -77,7 +77,8 @@ def feature_problems(dataset_root: Path, records: pd.DataFrame) -> Iterator[Prob
                 vec = array[r]
             else:
                 vec = load_vector(base, rec)
-        except (ValueError, OSError, KeyError, TypeError) as exc:
+        except (ValueError, OSError, KeyError, TypeError, EOFError) as exc:
+            # EOFError: a 0-byte or truncated .npy shard
             yield row, "feature_path", "feature-unreadable", f"stored value unreadable: {exc}"
             continue
         yield from _vector(vec, rec, row)
@@ -127,6 +128,9 @@ def _summary(base: Path, rec: dict, row: int) -> Iterator[Problem]:
         yield row, "feature_value_json", "feature-json", f"not JSON: {exc}"
         return
     if rec.get("feature_name") == "acoustic_indicators":
+        if not isinstance(value, dict):
+            yield row, "feature_value_json", "feature-json", "indicators: not a JSON object"
+            return
         bad_values = sorted(
             k
             for k, v in value.items()
@@ -140,7 +144,18 @@ def _summary(base: Path, rec: dict, row: int) -> Iterator[Problem]:
                 f"indicators that are not finite numbers: {bad_values[:5]}",
             )
         return
-    groups = value.get("group_ratios", {})
+    groups = value.get("group_ratios", {}) if isinstance(value, dict) else None
+    if not isinstance(groups, dict) or not all(
+        isinstance(r, int | float) and not isinstance(r, bool) for r in groups.values()
+    ):
+        yield (
+            row,
+            "feature_value_json",
+            "feature-json",
+            "not a segmentation summary: expected an object whose group_ratios maps group "
+            "names to numbers",
+        )
+        return
     bad = {g: r for g, r in groups.items() if not (0 <= float(r) <= 1)}
     if bad:
         yield row, "feature_value_json", "feature-ratios", f"group ratios outside [0, 1]: {bad}"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -81,6 +81,9 @@ def _read_mask(path: Path) -> np.ndarray:
     if path.suffix == ".npy":
         mask = np.load(path, allow_pickle=False)
     else:
+        from mosaiq.extras import require
+
+        require("Reading segmentation masks other than .npy", "cv2")
         import cv2
 
         mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -98,10 +101,28 @@ def _read_mask(path: Path) -> np.ndarray:
 
 
 def mask_files(masks_root: Path, clip_id: str) -> list[Path]:
+    """The label maps of a clip, confined to ``masks_root`` as video assets are to their root:
+    a clip ID that is a path (``/``, ``..``) or a file or folder that links outside is refused."""
+    parts = PurePosixPath(clip_id.replace("\\", "/")).parts
+    if not clip_id or len(parts) != 1 or parts[0] in (".", "..") or Path(clip_id).is_absolute():
+        raise AssetError(
+            f"clip ID {clip_id!r} is a path; label maps must stay inside the masks root",
+            kind="refused",
+        )
+    base = masks_root.resolve()
     folder = masks_root / clip_id
     if folder.is_dir():
-        return sorted(p for p in folder.iterdir() if p.suffix.lower() in MASK_SUFFIXES)
-    return [p for s in MASK_SUFFIXES if (p := masks_root / f"{clip_id}{s}").is_file()][:1]
+        found = sorted(p for p in folder.iterdir() if p.suffix.lower() in MASK_SUFFIXES)
+    else:
+        found = [p for s in MASK_SUFFIXES if (p := masks_root / f"{clip_id}{s}").is_file()][:1]
+    for path in found:
+        if not path.resolve().is_relative_to(base):
+            raise AssetError(
+                f"label map {path.relative_to(masks_root)} is a link that leaves the masks root "
+                f"({path.resolve()})",
+                kind="refused",
+            )
+    return found
 
 
 def summarise(masks: Sequence[tuple[str, np.ndarray]], classes: ClassMap) -> dict[str, Any]:
@@ -220,7 +241,7 @@ def run(
         "class_map_sha256": classes.sha256,
         "masks": "label maps from cityseg.masks_root",
     }
-    jobs = jobs_of(load(dataset, "clips", root=root), None)
+    jobs = jobs_of(load(dataset, "clips", root=root, built_only=False), None)
     summary.total = len(jobs)
     pending = todo(jobs, writer.recorded(), limit, summary)
     writer.start()

@@ -268,7 +268,7 @@ def run(
     checkpoint = checkpoint_of(settings.model, settings.pretrained)
     defn = definition(settings, file_sha256(checkpoint) if checkpoint else None)
     writer = FeatureWriter(root, dataset, SPEC, defn, store, mode=mode)
-    clips = load(dataset, "clips", root=root)
+    clips = load(dataset, "clips", root=root, built_only=False)
     jobs = jobs_of(clips, "video_asset")
     summary.total, summary.no_asset = len(clips), len(clips) - len(jobs)
     pending = todo(jobs, writer.recorded(), limit, summary)

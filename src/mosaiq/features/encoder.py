@@ -129,6 +129,9 @@ def load_encoder(
     threads: int | None = None,
 ) -> Encoder:
     """The image tower of an open_clip model, ready to preprocess and encode frames."""
+    from mosaiq.extras import require
+
+    require("CLIP features", "torch", "open_clip")
     import open_clip
     import torch
 

@@ -10,7 +10,8 @@
   packets (no decoding; only up to the last wanted time when the segment's end is known), so
   the frame index is exact for variable-frame-rate files too, and the decoder seeks to the
   keyframe before each target and decodes forward to it (OpenCV's ``CAP_PROP_POS_MSEC`` seeking
-  assumes a constant rate and lands on the wrong frame in VFR files; see tests/features/test_frames.py).
+  assumes a constant rate and lands on the wrong frame in VFR files; see
+  tests/features/test_frames.py).
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ def decode_frames(
     end_s: float | None = None,
 ) -> list[Frame]:
     """The frames displayed at ``times`` (or at the times of ``rule`` over the segment)."""
+    from mosaiq.extras import require
+
+    require("Decoding video frames", "av")
     import av
 
     try:

@@ -49,6 +49,7 @@ from mosaiq.sources.base import (
     source_rows,
     strip_text,
 )
+from mosaiq.sources.checks import ID_CHARACTERS, acoustic_constraints, check_ages
 
 DATASET_ID = "ARAUS"
 SCALE = LIKERT_5
@@ -149,13 +150,23 @@ def _acoustic_fields() -> list[dict[str, Any]]:
             )
             out.append(
                 field(
-                    name, "number", f"{desc}. ARAUS column {name}.", unit="s" if is_time else unit
+                    name,
+                    "number",
+                    f"{desc}. ARAUS column {name}.",
+                    unit="s" if is_time else unit,
+                    constraints=acoustic_constraints("s" if is_time else unit),
                 )
             )
     for band in _BANDS:
         hz = band.lstrip("0").replace("_", ".")
         out.append(
-            field(f"M{band}_r", "number", f"Power in the 1/3-octave band at {hz} Hz.", unit="dBA")
+            field(
+                f"M{band}_r",
+                "number",
+                f"Power in the 1/3-octave band at {hz} Hz.",
+                unit="dBA",
+                constraints=acoustic_constraints("dBA"),
+            )
         )
     return out
 
@@ -257,11 +268,19 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     raw = read_tabular(path, numbers=NUMBER_COLUMNS)
     official = all(c in raw.columns for c in OFFICIAL_COLUMNS)
     if not official and not all(c in raw.columns for c in COPY_COLUMNS):
+        lacks = {
+            name: [c for c in cols if c not in raw.columns]
+            for name, cols in (("official", OFFICIAL_COLUMNS), ("copy", COPY_COLUMNS))
+        }
+        closer = min(lacks, key=lambda k: len(lacks[k]))
         raise InputError(
-            "unknown ARAUS layout. Expected the official columns "
+            f"unknown ARAUS layout: missing column(s) {lacks[closer]} of the "
+            f"{'official layout' if closer == 'official' else 're-assembled copy'}. "
+            "Expected the official columns "
             f"{list(OFFICIAL_COLUMNS)} or the re-assembled copy's {list(COPY_COLUMNS)}. "
             f"Found: {list(raw.columns)}",
             file=path.name,
+            column=lacks[closer][0],
         )
     inputs = [raw_input(path, len(raw))]
     frame = (_official if official else _copy)(raw, path.name)
@@ -444,7 +463,9 @@ def _with_participants(frame: Frame, people: pd.DataFrame, shown: str) -> Frame:
         column="gender",
         values=people["gender"],
     )
-    info["age_band"] = age_band(info["age"])
+    info["age_band"] = age_band(
+        check_ages(info["age"], file=shown, column="age", values=people["age"])
+    )
     info["gender"] = info["gender"].map({0: "male", 1: "female"}).astype("string")
     merged = responses.drop(columns=["age_band", "gender"]).merge(
         info[["participant_id", "age_band", "gender"]], on="participant_id", how="left"
@@ -483,4 +504,6 @@ SOURCE = Source(
     mean_columns=MEAN_COLUMNS,
     acoustic_columns=tuple(ACOUSTIC_COLUMNS),
     media=MEDIA,
+    # clip IDs hold the signed soundscape-to-masker ratio (smr+3)
+    id_characters=ID_CHARACTERS.replace("_.", "_.+"),
 )

@@ -9,6 +9,7 @@ column names, ID rules, its rating scale, its quirks. It declares them in one :c
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from mosaiq.errors import FIRST_DATA_ROW, InputError, MosaiqError, RawInputAbsen
 from mosaiq.layout import file_digest
 from mosaiq.paq import Scale
 from mosaiq.schema import Part, TableSpec
+from mosaiq.sources.checks import ID_CHARACTERS, check_field_counts, decoding_error
 
 EXCLUSION_COLUMNS = ("source_file", "source_row", "source_key", "reason_code", "detail")
 
@@ -71,6 +73,8 @@ class SourceTables:
     source_file: str
     inputs: list[RawInput] = dataclass_field(default_factory=list)
     notes: dict[str, Any] = dataclass_field(default_factory=dict)
+    clips_file: str | None = None
+    """The raw file the clip attributes come from, where it is not ``source_file``."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,9 @@ class Source:
     media: Mapping[str, str] | None = None
     """Layout of the clips' media archive (asset paths relative to a media root); ``None`` where
     the package links no media yet."""
+    id_characters: str = ID_CHARACTERS
+    """What the dataset's identifiers may hold after ``<dataset>_`` (a regular expression, the
+    ``pattern`` of the ID fields in the shared schema fragments)."""
 
 
 def exclusions_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame = ()) -> pd.DataFrame:
@@ -184,10 +191,18 @@ def read_csv_text(
 
     Under :func:`typed_reads`, the ``numbers`` columns are parsed as floats by the CSV parser
     (``numeric`` then takes them as they are); if one does not parse, all are read as text.
+    A file not in ``encoding`` or with a row wider or narrower than its header is refused
+    (:mod:`mosaiq.sources.checks`).
     """
-    if path.stat().st_size == 0:
+    data = path.read_bytes()
+    if not data:
         raise InputError("file is empty", file=path)
-    unreadable = (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise decoding_error(path, data, exc, encoding) from exc
+    check_field_counts(path, text)
+    unreadable = (pd.errors.ParserError, pd.errors.EmptyDataError)
     try:
         df = None
         if numbers and _TYPED.get():
@@ -196,16 +211,14 @@ def read_csv_text(
             )
             try:
                 df = pd.read_csv(
-                    path, dtype=kinds, keep_default_na=False, na_values=[""], encoding=encoding
+                    io.StringIO(text), dtype=kinds, keep_default_na=False, na_values=[""]
                 )
             except unreadable:
                 raise
             except ValueError:  # a cell that is not a number: the text read finds it
                 df = None
         if df is None:
-            df = pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding
-            )
+            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
     except unreadable as exc:
         raise InputError(f"cannot be read as CSV: {exc}", file=path) from exc
     if df.empty:
@@ -221,6 +234,7 @@ def require_columns(df: pd.DataFrame, expected: Sequence[str], *, file: Path | s
             f"unexpected layout: missing column(s) {missing}. Expected: {list(expected)}. "
             f"Found: {list(df.columns)}",
             file=file,
+            column=missing[0],
         )
 
 
@@ -320,8 +334,8 @@ def _numeric_by_column(
 
 
 def duplicated_key_error(keys: pd.Series, *, file: Path | str, column: str) -> None:
-    """Raise when a key repeats, naming both rows."""
-    dup = keys.duplicated(keep=False)
+    """Raise when a key repeats, naming both rows (missing keys are not compared)."""
+    dup = keys.duplicated(keep=False) & keys.notna()
     if dup.any():
         positions = np.flatnonzero(dup.to_numpy())
         first_key = keys.iloc[positions[0]]
@@ -410,8 +424,25 @@ def require_raw(path: Path | None, dataset: str, what: str, how: str = "") -> Pa
     if path is None or not path.is_file():
         where = f"not found at {path}" if path is not None else "no file named in params.yaml"
         how = how or f"download it with `mosaiq fetch {dataset}` or place it there"
-        raise RawInputAbsent(f"{dataset}: raw input absent ({what} {where}); {how}")
+        raise RawInputAbsent(
+            f"{dataset}: raw input absent ({what} {where}); {how}{_found_instead(path)}"
+        )
     return path
+
+
+def _found_instead(path: Path | None) -> str:
+    """What the expected file's folder holds instead, and how to point the build at it."""
+    if path is None or not path.parent.is_dir():
+        return ""
+    found = sorted(p.name for p in path.parent.iterdir() if p.is_file() and p.name != ".gitignore")
+    found = [n for n in found if not n.startswith(".") and n.lower() != "readme.md"]
+    if not found:
+        return f"; {path.parent} holds no data file"
+    shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+    return (
+        f"; {path.parent} holds {shown}: if one of them is this file under another name, "
+        "rename it or set its name under build.<dataset> in params.yaml"
+    )
 
 
 def field(name: str, ftype: str, description: str, **extra: Any) -> dict[str, Any]:

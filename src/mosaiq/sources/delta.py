@@ -60,6 +60,7 @@ from mosaiq.sources.base import (
     source_rows,
     strip_text,
 )
+from mosaiq.sources.checks import blank_as_missing, check_ages
 
 DATASET_ID = "DeLTA"
 SCALE = None  # no PAQs
@@ -288,6 +289,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
         exclusions=exclusions,
         raw_rows=len(survey),
         source_file=survey_path.name,
+        clips_file=collapsed_path.name,
         inputs=[
             raw_input(survey_path, len(survey), role="responses"),
             raw_input(collapsed_path, len(collapsed), role="clips"),
@@ -316,7 +318,7 @@ def _responses(survey: pd.DataFrame, shown: str) -> pd.DataFrame:
     annoyance = numeric(survey, ["annoyance"], file=shown, scale=ANNOYANCE, integer=True)
     labels = _labels(survey, shown)
     gender = map_codes(survey["gender"], GENDER, "gender", file=shown, column="gender")
-    pid = strip_text(survey["participant_id"])
+    pid = blank_as_missing(strip_text(survey["participant_id"]))
     reject_first(pid.isna(), "empty participant_id", file=shown, column="participant_id")
     participant = "DeLTA_" + pid + "_" + strip_text(survey["tree_node_key"]).fillna("none")
     stem = _stem(survey["recording"])
@@ -346,7 +348,8 @@ def _responses(survey: pd.DataFrame, shown: str) -> pd.DataFrame:
     )
     out = pd.concat([out, labels], axis=1)
     out["experiment_version"] = version.astype("Int64")
-    out["age_band"] = age_band(numeric(survey, ["age"], file=shown)["age"])
+    ages = numeric(survey, ["age"], file=shown)["age"]
+    out["age_band"] = age_band(check_ages(ages, file=shown, column="age", values=survey["age"]))
     out["gender"] = gender
     out["source_row"] = rows
     out["source_flags"] = flags

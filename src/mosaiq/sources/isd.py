@@ -64,6 +64,7 @@ from mosaiq.sources.base import (
     source_rows,
     strip_text,
 )
+from mosaiq.sources.checks import acoustic_constraints, blank_as_missing, check_ages
 
 DATASET_ID = "ISD"
 SCALE = LIKERT_5
@@ -209,6 +210,13 @@ def _acoustic_columns() -> list[tuple[str, str, str, str]]:
 
 ACOUSTIC_COLUMNS = _acoustic_columns()
 
+
+def _ranged(unit: str) -> dict[str, Any]:
+    """The physical range of an indicator in ``unit`` as schema constraints (none if unknown)."""
+    limits = acoustic_constraints(unit)
+    return {"constraints": limits} if limits else {}
+
+
 ID_COLUMNS = ("LocationID", "SessionID", "GroupID", "RecordID")
 REQUIRED_COLUMNS = (
     *ID_COLUMNS,
@@ -286,7 +294,13 @@ TABLES = {
                 constraints={"minimum": 0},
             ),
             *(
-                field(name, "number", desc, **({"unit": unit} if unit else {}))
+                field(
+                    name,
+                    "number",
+                    desc,
+                    **({"unit": unit} if unit else {}),
+                    **_ranged(unit),
+                )
                 for _src, name, unit, desc in ACOUSTIC_COLUMNS
             ),
             "provenance",
@@ -347,7 +361,7 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     n = len(raw)
     rows = source_rows(n)
 
-    ids = {c: strip_text(raw[c]) for c in ID_COLUMNS}
+    ids = {c: blank_as_missing(strip_text(raw[c])) for c in ID_COLUMNS}
     for col, values in ids.items():
         reject_first(values.isna(), "empty ID", file=shown, column=col)
     loc, ses, grp, rec = ids["LocationID"], ids["SessionID"], ids["GroupID"], ids["RecordID"]
@@ -358,7 +372,12 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     paq = numeric(raw, list(PAQ_COLUMNS), file=shown, scale=SCALE).rename(columns=PAQ_COLUMNS)
     items = numeric(raw, list(SURVEY_ITEMS), file=shown, scale=SCALE, integer=True)
     gender = map_codes(raw["gen00"], GENDER, "gender", file=shown, column="gen00")
-    age = numeric(raw, ["age00"], file=shown)["age00"]
+    age = check_ages(
+        numeric(raw, ["age00"], file=shown)["age00"],
+        file=shown,
+        column="age00",
+        values=raw["age00"],
+    )
 
     responses = pd.DataFrame(
         {
@@ -431,12 +450,20 @@ def _clips(
         cid = varying.index[varying.any(axis=1)][0]
         col = varying.columns[varying.loc[cid]][0]
         positions = np.flatnonzero((clip_id == cid).to_numpy())
+        raw_col = src_cols[list(acoustics.columns).index(col)]
+        values = raw[raw_col].iloc[positions]
+        numbers = acoustics[col].iloc[positions]
+        given = np.flatnonzero(numbers.notna().to_numpy())
+        ref = int(given[0])
+        odd = int(given[numbers.iloc[given].ne(numbers.iloc[ref]).to_numpy()][0])
         raise InputError(
-            f"acoustic values differ within GroupID {grp.iloc[positions[0]]!r} "
-            f"(rows {', '.join(str(spreadsheet_row(p)) for p in positions)})",
+            f"acoustic values differ within GroupID {grp.iloc[positions[0]]!r}: "
+            f"{values.iloc[odd]!r} where row {spreadsheet_row(positions[ref])} has "
+            f"{values.iloc[ref]!r} "
+            f"(rows {', '.join(str(spreadsheet_row(p)) for p in positions)}; published as {col})",
             file=shown,
-            row=spreadsheet_row(positions[0]),
-            column=col,
+            row=spreadsheet_row(positions[odd]),
+            column=raw_col,
         )
     clips = frame.groupby("clip_id", sort=True).first()  # first non-missing value per column
 

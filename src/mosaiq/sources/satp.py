@@ -56,6 +56,7 @@ from mosaiq.sources.base import (
     source_rows,
     strip_text,
 )
+from mosaiq.sources.checks import check_ages
 
 DATASET_ID = "SATP"
 SCALE = SLIDER_100
@@ -78,6 +79,8 @@ REASONS = {
     "be repaired)",
 }
 GENDER = {"Male": "male", "Female": "female"}
+SHARED_PARTICIPANT_IDS = ("FER_5M04",)
+"""Participant IDs of the published file that two people share (told apart by gender)."""
 
 CLIP_MEAN_PARTS: list[Part] = ["clip_counts", "paq_means", "paq_means_1to5", "iso_means"]
 MEAN_COLUMNS: tuple[str, ...] = ()
@@ -149,13 +152,15 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     gender = map_codes(raw["Gender"], GENDER, "gender", file=shown, column="Gender")
 
     paq = numeric(raw, list(PAQ_COLUMNS), file=shown).rename(columns=PAQ_COLUMNS)
-    extra = numeric(raw, ["loud", "sequence_id"], file=shown)
+    extra = numeric(raw, ["loud"], file=shown).join(
+        numeric(raw, ["sequence_id"], file=shown, integer=True)
+    )
     participant, twin = _participants(text, shown)
     clip_id = "SATP_" + text["Recording"]
     response_id = participant + "_" + text["Recording"]
     duplicated_key_error(response_id, file=shown, column="Participant")
 
-    age_num = pd.to_numeric(text["Age"], errors="coerce")
+    age_num = check_ages(text["Age"], file=shown, column="Age", values=raw["Age"])
     flags = {
         "duplicated_participant_id": twin,
         "non_integer_rating": (paq.notna() & (paq % 1 != 0)).any(axis=1),
@@ -244,6 +249,13 @@ def _participants(text: dict[str, pd.Series], shown: str) -> tuple[pd.Series, pd
     """SATP_<Participant>, with a participant ID used by two people told apart by gender."""
     base = "SATP_" + text["Participant"]
     per_recording = pd.DataFrame({"p": base, "r": text["Recording"]}).duplicated(keep=False)
+    # Only the participant ID known to be shared by two people is split; any other repeated
+    # Participant + Recording is a duplicate row, refused with both rows named.
+    unknown = per_recording & ~text["Participant"].isin(SHARED_PARTICIPANT_IDS)
+    if unknown.any():
+        duplicated_key_error(
+            (base + "_" + text["Recording"]).where(unknown), file=shown, column="Participant"
+        )
     twins = set(base[per_recording])
     twin = base.isin(twins)
     if not twins:

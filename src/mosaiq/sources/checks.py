@@ -1,0 +1,217 @@
+"""Checks of hostile or damaged raw input, shared by every adapter and by the build.
+
+Each check refuses with an :class:`~mosaiq.errors.InputError` naming the file, the row (as a
+spreadsheet shows it: header = row 1, or the line of a CSV file) and the column:
+
+- :func:`check_field_counts`: a CSV row with more or fewer fields than the header (a file cut
+  mid-row by an interrupted download) is a structural error, never an exclusion;
+- :func:`decoding_error`: a file that is not in the expected encoding, with the line and column
+  of the first byte that does not decode;
+- :func:`check_ages`: ages outside :data:`AGE_RANGE` or not finite;
+- :func:`check_source_tables`: what an adapter hands to the build, against the package's own
+  Table Schemas: identifiers match their declared ``pattern`` (the shared fragments in
+  ``shared_schemas/``), numbers are finite and inside their ``minimum``/``maximum`` (the
+  physical ranges of the acoustic indicators, :func:`acoustic_constraints`), and no text cell
+  starts with a character that a spreadsheet reads as a formula (:data:`FORMULA_PREFIXES`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mosaiq.errors import InputError
+
+if TYPE_CHECKING:
+    from mosaiq.sources.base import SourceTables
+
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+"""A text cell starting with one of these is run as a formula by spreadsheet programs (CSV
+formula injection): such a cell is refused, never published."""
+
+AGE_RANGE = (0, 120)
+"""Ages (in years) outside this range are refused: a typing error or a missing-value code."""
+
+ID_CHARACTERS = r"[0-9A-Za-zÀ-ÖØ-öø-ɏ_.\-]+"
+"""What an identifier may hold after its ``<dataset>_`` prefix (the shared schema fragments'
+``pattern``): Latin letters (accented ones too), digits and ``_ . -``. A source that needs more
+declares it (``Source.id_characters``). Written with literal characters: the same class in
+Python's and in RE2's syntax."""
+
+# Physical ranges of acoustic indicators, by unit (generous: they catch typing errors, overflow
+# and missing-value codes such as -999 or 1e308, not unusual recordings).
+_LEVEL_UNITS = ("dB", "dBA", "dBC", "dBZ")
+_LEVEL_RANGE = {"minimum": -200, "maximum": 250}
+_PSYCHOACOUSTIC_RANGE = {"minimum": 0, "maximum": 10000}
+_TIME_RANGE = {"minimum": 0, "maximum": 100000}
+
+
+def acoustic_constraints(unit: str) -> dict[str, Any]:
+    """The Table Schema constraints of an acoustic indicator measured in ``unit``."""
+    if unit in _LEVEL_UNITS:
+        return dict(_LEVEL_RANGE)
+    if unit == "s":
+        return dict(_TIME_RANGE)
+    if unit:  # sone, acum, asper, vacil, tu, tuHMS, iu: magnitudes, never negative
+        return dict(_PSYCHOACOUSTIC_RANGE)
+    return {}  # unit not stated by the source: only finiteness is checked
+
+
+def blank_as_missing(text: pd.Series) -> pd.Series:
+    """Trimmed cells with the empty ones missing (a blank ID is no ID)."""
+    return text.mask(text.eq(""))
+
+
+def check_field_counts(path: Path, text: str) -> None:
+    """Refuse a CSV whose rows do not all have as many fields as its header."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        return
+    width = len(header)
+    for fields in reader:
+        if len(fields) != width and fields:  # a blank line is no row
+            raise InputError(
+                f"line {reader.line_num} has {len(fields)} fields, the header has {width}: "
+                "the file is damaged (cut mid-row, or a row torn by an unquoted separator); "
+                "download it again",
+                file=path.name,
+                row=reader.line_num,
+            )
+
+
+def decoding_error(path: Path, data: bytes, exc: UnicodeDecodeError, encoding: str) -> InputError:
+    """The error for a file that is not in ``encoding``: line and column of the bad byte."""
+    before = data[: exc.start]
+    line = before.count(b"\n") + 1
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode(encoding, errors="replace")) + 1
+    bad = data[exc.start : exc.end]
+    return InputError(
+        f"line {line}, character {column}: byte {bad!r} is not valid {encoding.upper()} "
+        f"(the file must be {encoding.removesuffix('-sig').upper()}; re-save it in that encoding)",
+        file=path.name,
+        row=line,
+    )
+
+
+def check_ages(
+    ages: pd.Series, *, file: Path | str, column: str, values: pd.Series | None = None
+) -> pd.Series:
+    """``ages`` (numbers), refused where not finite or outside :data:`AGE_RANGE`."""
+    from mosaiq.sources.base import reject_first
+
+    a = pd.to_numeric(ages, errors="coerce")
+    low, high = AGE_RANGE
+    reject_first(
+        a.notna() & ~(a.between(low, high)),
+        f"age {{value!r}} is not a plausible age in years ({low}-{high})",
+        file=file,
+        column=column,
+        values=values if values is not None else ages,
+    )
+    return a
+
+
+def check_source_tables(
+    src: SourceTables, schemas: Mapping[str, Mapping[str, Any]], *, clips_file: str | None = None
+) -> None:
+    """Refuse what an adapter hands over when a cell breaks its published schema's pattern or
+    range, is an infinite number, or starts like a spreadsheet formula."""
+    responses = src.responses
+    rows = responses["source_row"] if "source_row" in responses.columns else None
+    _check_frame(responses, schemas["responses"], file=src.source_file, rows=rows)
+    clips = src.clips
+    clip_rows = None
+    if clips_file is None and rows is not None and "clip_id" in responses.columns:
+        # a clip is named at the first raw row that gave it
+        first = pd.Series(rows.to_numpy(), index=responses["clip_id"].to_numpy())
+        first = first[~first.index.duplicated()]
+        clip_rows = clips["clip_id"].map(first)
+    _check_frame(clips, schemas["clips"], file=clips_file or src.source_file, rows=clip_rows)
+
+
+def _check_frame(
+    df: pd.DataFrame, schema: Mapping[str, Any], *, file: str, rows: pd.Series | None
+) -> None:
+    for spec in schema.get("fields", []):
+        name = spec["name"]
+        if name not in df.columns:
+            continue
+        column = df[name]
+        constraints = spec.get("constraints", {})
+        if spec.get("type") == "string":
+            text = column.astype("string")
+            present = text.notna()
+            pattern = constraints.get("pattern")
+            if pattern:
+                ok = text.str.fullmatch(pattern).fillna(True).astype(bool)
+                _refuse(
+                    present & ~ok,
+                    f"{{value!r}} does not match the pattern {pattern!r} of {name}",
+                    df=text,
+                    file=file,
+                    rows=rows,
+                    column=name,
+                )
+            starts = text.str[:1].isin(FORMULA_PREFIXES).fillna(False).astype(bool)
+            _refuse(
+                present & starts,
+                "{value!r} starts with a character that spreadsheets run as a formula "
+                f"({' '.join(FORMULA_PREFIXES)}); such text is not published",
+                df=text,
+                file=file,
+                rows=rows,
+                column=name,
+            )
+        elif spec.get("type") in ("number", "integer"):
+            values = pd.to_numeric(column, errors="coerce").astype(float)
+            _refuse(
+                np.isinf(values.to_numpy()),
+                "{value!r} is not a finite number",
+                df=column,
+                file=file,
+                rows=rows,
+                column=name,
+            )
+            for key, outside in (
+                ("minimum", values < constraints.get("minimum", -np.inf)),
+                ("maximum", values > constraints.get("maximum", np.inf)),
+            ):
+                if key in constraints:
+                    _refuse(
+                        outside,
+                        f"{{value!r}} is outside the range of {name} "
+                        f"({constraints.get('minimum', '-inf')} to "
+                        f"{constraints.get('maximum', 'inf')})",
+                        df=column,
+                        file=file,
+                        rows=rows,
+                        column=name,
+                    )
+
+
+def _refuse(
+    mask: pd.Series | np.ndarray,
+    message: str,
+    *,
+    df: pd.Series,
+    file: str,
+    rows: pd.Series | None,
+    column: str,
+) -> None:
+    hits = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if not len(hits):
+        return
+    pos = int(hits[0])
+    row = None
+    if rows is not None:
+        value = rows.iloc[pos]
+        row = int(value) if pd.notna(value) else None
+    raise InputError(message.format(value=df.iloc[pos]), file=file, row=row, column=column)
