@@ -275,3 +275,33 @@ def test_the_store_reads_the_record_schema_the_build_wrote(aproject):
     shutil.rmtree(root / "datasets/ISD")
     with pytest.raises(MosaiqError, match="ISD is not built"):
         read_records(root, "ISD", SPEC.name)
+
+
+def test_a_clip_s_inputs_are_freed_once_encoded_not_kept_until_the_checkpoint(aproject):
+    """Memory stays flat in the number of clips: the writer holds records, not frames/audio."""
+    import weakref
+
+    root, media, jobs = aproject
+    earlier: list[weakref.ref[np.ndarray]] = []
+    alive: list[int] = []
+
+    class Watching(LevelEncoder):
+        def encode(self, batch: Sequence[Decoded]) -> list[dict[str, float]]:
+            alive.append(sum(r() is not None for r in earlier))
+            out = super().encode(batch)
+            earlier.extend(weakref.ref(d.inputs) for d in batch)
+            return out
+
+    writer = level_writer(root)
+    writer.start()
+    summary = run_feature(
+        jobs,
+        WavReader(media),
+        Watching(),
+        writer,
+        Summary("ISD", SPEC.name),
+        batch_units=1,
+        checkpoint_every=100,
+    )
+    assert summary.done == 5 and len(alive) == 5
+    assert alive == [0, 0, 0, 0, 0]

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -261,7 +261,8 @@ def _encode(
     if len(values) != len(batch):
         raise MosaiqError(f"the encoder returned {len(values)} values for {len(batch)} clips")
     for decoded, value in zip(batch, values, strict=True):
-        writer.add(decoded, value)
+        # the writer keeps the record fields until a checkpoint, not the clip's frames or audio
+        writer.add(replace(decoded, inputs=None), value)
     advance(len(batch))
 
 
