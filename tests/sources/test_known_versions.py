@@ -71,7 +71,7 @@ def test_another_row_count_is_refused_and_a_declared_hash_accepts_it(project, sh
     assert shorter in described
 
     set_params(project, lambda p: p["build"]["SATP"].update(sha256={"responses": "0" * 64}))
-    with pytest.raises(InputError, match="not a hash declared in params.yaml") as exc:
+    with pytest.raises(InputError, match=r"not a hash declared in params\.yaml") as exc:
         build_dataset(project, "SATP")
     assert shorter in str(exc.value) and other.name in str(exc.value)
 
@@ -99,4 +99,5 @@ def test_the_real_tables_build_by_their_known_counts(built_all):
         doc = yaml.safe_load((built_all / "datasets" / dataset / "datapackage.yaml").read_text())
         found = {r["role"]: r["rows"] for r in doc["mosaiq"]["raw_inputs"]}
         for raw in source(dataset).raw_files:
-            assert found[raw.role] in raw.rows
+            if raw.rows:  # ARAUS's participants.csv: no known count, and the copy has none
+                assert found[raw.role] in raw.rows
