@@ -277,6 +277,8 @@ def _audio_feature(
     skip_missing_media: bool,
     no_progress: bool,
     root: Path | None,
+    workers: int | None,
+    scheduler: str | None,
 ) -> None:
     from mosaiq.features.runner import FeatureRunError
 
@@ -288,6 +290,8 @@ def _audio_feature(
             limit=limit,
             skip_missing_media=skip_missing_media,
             progress=not no_progress,
+            scheduler=scheduler,
+            workers=workers,
         )
     except FeatureRunError as exc:
         for line in exc.summary.lines():
@@ -302,6 +306,14 @@ _SKIP_MEDIA = typer.Option(
     "--skip-missing-media",
     help="Skip (and list) clips whose audio is missing or unusable instead of stopping.",
 )
+_WORKERS = typer.Option(
+    help="Compute on a local Dask cluster of N worker processes "
+    "(default: params.yaml compute.workers; 0 = in this process)."
+)
+_SCHEDULER = typer.Option(
+    help="Compute on the running Dask cluster at this address, tcp://host:8786 "
+    "(default: params.yaml compute.scheduler)."
+)
 
 
 @features_app.command("acoustics")
@@ -311,12 +323,24 @@ def features_acoustics(
     limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
     skip_missing_media: Annotated[bool, _SKIP_MEDIA] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    workers: Annotated[int | None, _WORKERS] = None,
+    scheduler: Annotated[str | None, _SCHEDULER] = None,
     root: Root = None,
 ) -> None:
     """Acoustic indicators of the clips' audio, ISD names and units (params: acoustics, media)."""
     from mosaiq.features.acoustics import run_acoustics
 
-    _audio_feature(run_acoustics, dataset, mode, limit, skip_missing_media, no_progress, root)
+    _audio_feature(
+        run_acoustics,
+        dataset,
+        mode,
+        limit,
+        skip_missing_media,
+        no_progress,
+        root,
+        workers,
+        scheduler,
+    )
 
 
 @features_app.command("clap")
@@ -326,12 +350,16 @@ def features_clap(
     limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
     skip_missing_media: Annotated[bool, _SKIP_MEDIA] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    workers: Annotated[int | None, _WORKERS] = None,
+    scheduler: Annotated[str | None, _SCHEDULER] = None,
     root: Root = None,
 ) -> None:
     """CLAP audio embeddings of the clips (settings: params.yaml clap, media)."""
     from mosaiq.features.clap import run_clap
 
-    _audio_feature(run_clap, dataset, mode, limit, skip_missing_media, no_progress, root)
+    _audio_feature(
+        run_clap, dataset, mode, limit, skip_missing_media, no_progress, root, workers, scheduler
+    )
 
 
 @features_app.command("cityseg")

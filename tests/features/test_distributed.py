@@ -306,3 +306,70 @@ def test_compute_settings(tmp_path):
     assert Compute.from_params(params, scheduler="tcp://h:8786").workers == 0
     with pytest.raises(MosaiqError, match="unknown settings"):
         Compute.from_params({"compute": {"worker": 2}})
+
+
+def _audio_project(built_isd: Path, shared_data: Path, tmp_path: Path, edit=None) -> Path:
+    """The built ISD project with the four real excerpts as its media (the other clips have
+    none: skipped, listed)."""
+    from tests.audio.test_audio_stages import arrange_media
+
+    root = tmp_path / "project"
+    shutil.copytree(built_isd, root)
+
+    def point(p):
+        p["media"]["ISD"]["root"] = str(tmp_path / "media")
+        p["compute"]["shard_size"] = 2
+        if edit:
+            edit(p)
+
+    set_params(root, point)
+    arrange_media(root, shared_data, tmp_path / "media")
+    return root
+
+
+def _audio_runs(root: Path, tmp_path: Path, name: str, run, address: str, **kw) -> list:
+    """The feature's outputs after a run in one process, and on the 2-worker cluster; the
+    clips run: those of the excerpts among the first ones, some clips without media."""
+    clips = mosaiq.load("ISD", "clips", root=root)
+    outs, summaries = [], []
+    for where, compute in {"local": {}, "two": {"scheduler": address}}.items():
+        r = _copy(root, tmp_path / where)
+        s = run(r, "ISD", progress=False, skip_missing_media=True, **compute, **kw)
+        summaries.append(s)
+        outs.append(_outputs(r, name))
+    assert outs[0] == outs[1]
+    assert [s.done for s in summaries] == [4, 4]
+    assert [len(s.skipped) for s in summaries] == [len(clips) - 4] * 2
+    return summaries
+
+
+def test_acoustics_is_byte_identical_on_one_and_two_workers(
+    built_isd, shared_data, tmp_path, cluster
+):
+    from mosaiq.features.acoustics import run_acoustics
+
+    root = _audio_project(
+        built_isd, shared_data, tmp_path, lambda p: p["acoustics"].update(indicators="fast")
+    )
+    summaries = _audio_runs(root, tmp_path, "acoustic_indicators", run_acoustics, cluster[0])
+    assert len(summaries[1].workers) == 2  # both workers computed shards
+    table = mosaiq.load_features("ISD", "acoustics", root=tmp_path / "two").dropna(how="all")
+    assert len(table) == 4 and table.notna().any(axis=None)
+
+
+def test_clap_is_byte_identical_on_one_and_two_workers(built_isd, shared_data, tmp_path, cluster):
+    from mosaiq.audio.clap import definition
+    from mosaiq.audio.media import AudioSpec
+    from mosaiq.features.clap import ClapParts, ClapSettings, run_clap
+    from tests.audio.test_audio_stages import tiny_config
+
+    root = _audio_project(
+        built_isd, shared_data, tmp_path, lambda p: p["clap"].update(pretrained=False, seed=3)
+    )
+    _audio_runs(root, tmp_path, "clap_embedding", run_clap, cluster[0], model=tiny_config())
+    # the client's definition, read from the config alone, is the loaded model's
+    settings = ClapSettings(pretrained=False, seed=3)
+    parts = ClapParts(tmp_path / "media", AudioSpec(), settings, tiny_config())
+    assert parts.definition() == {**definition(parts.load()), "dtype": "float32"}
+    records = read_records(tmp_path / "two", "ISD", "clap_embedding")
+    assert records["provenance_json"].str.contains('"weights":"random (seed 3)"', regex=False).all()

@@ -121,40 +121,32 @@ def _quiet_transformers() -> Any:
     return before
 
 
-def load_clap(
-    model: str | Any = DEFAULT_MODEL,
+@dataclass
+class _Prepared:
+    """What a CLAP model is without its weights: name, config, feature extractor, checkpoint."""
+
+    name: str
+    source: Any
+    config: Any
+    fe: Any
+    checkpoint: Path | None
+    digest: str | None
+
+
+def _prepare(
+    model: str | Any,
     *,
-    pretrained: bool = True,
-    checkpoint: str | Path | None = None,
-    checkpoint_sha256: str | None = None,
-    seed: int = 0,
-    device: str = "auto",
-    window_s: float = 10.0,
-    hop_s: float = 10.0,
-    min_window_s: float = 1.0,
-    batch_size: int = 8,
-    threads: int | None = None,
-) -> ClapEncoder:
-    """Load the audio tower of a CLAP model (see the module docstring for the choices)."""
+    pretrained: bool,
+    checkpoint: str | Path | None,
+    checkpoint_sha256: str | None,
+) -> _Prepared:
+    """The config, the feature extractor and the checkpoint's digest (no weights are read)."""
     from mosaiq.extras import require
 
     require("CLAP embeddings", "torch", "transformers")
-    import torch
-    from transformers import (
-        ClapAudioModelWithProjection,
-        ClapConfig,
-        ClapFeatureExtractor,
-    )
+    from transformers import ClapConfig, ClapFeatureExtractor
     from transformers.utils import logging as hf_logging
 
-    if device not in DEVICES and not str(device).startswith("cuda:"):
-        raise MosaiqError(f"clap.device {device!r} is not one of {DEVICES}")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MosaiqError("clap.device is cuda but no CUDA device is available")
-    if threads:
-        torch.set_num_threads(int(threads))
     name = model if isinstance(model, str) else "config"
     local = isinstance(model, str) and _is_local(model)
     source = str(Path(model).expanduser()) if local else model
@@ -181,6 +173,92 @@ def load_clap(
                     f"CLAP checkpoint {ckpt}: sha256 {digest} is not the declared "
                     f"{checkpoint_sha256}"
                 )
+        elif pretrained and isinstance(model, ClapConfig):
+            raise MosaiqError("pretrained CLAP weights need a hub id or a model directory")
+        fe = None
+        if not isinstance(model, ClapConfig) and (pretrained or local):
+            try:
+                fe = ClapFeatureExtractor.from_pretrained(source)
+            except OSError:
+                fe = None
+        if fe is None:
+            audio_cfg: Any = config.audio_config
+            fe = ClapFeatureExtractor(
+                feature_size=audio_cfg.num_mel_bins,
+                truncation="fusion" if audio_cfg.enable_fusion else "rand_trunc",
+            )
+    finally:
+        hf_logging.set_verbosity(before)
+    return _Prepared(name, source, config, fe, ckpt, digest)
+
+
+def _weights(ckpt: Path | None, pretrained: bool, seed: int) -> str:
+    return (
+        "checkpoint"
+        if ckpt is not None
+        else "pretrained"
+        if pretrained
+        else f"random (seed {seed})"
+    )
+
+
+def _preprocessing(fe: Any) -> dict[str, Any]:
+    return {
+        "downmix": "mean of channels",
+        "rate_hz": int(fe.sampling_rate),
+        "resampling": "scipy.signal.resample_poly",
+        "features": f"log-mel, {fe.feature_size} bins, hop {fe.hop_length}, "
+        f"fft {fe.fft_window_size}, {fe.frequency_min}-{fe.frequency_max} Hz",
+        "short_windows": "repeatpad",
+    }
+
+
+def _pooling(window_s: float, hop_s: float, min_window_s: float) -> dict[str, Any]:
+    return {"window_s": window_s, "hop_s": hop_s, "min_window_s": min_window_s, "rule": POOLING}
+
+
+def load_clap(
+    model: str | Any = DEFAULT_MODEL,
+    *,
+    pretrained: bool = True,
+    checkpoint: str | Path | None = None,
+    checkpoint_sha256: str | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    window_s: float = 10.0,
+    hop_s: float = 10.0,
+    min_window_s: float = 1.0,
+    batch_size: int = 8,
+    threads: int | None = None,
+) -> ClapEncoder:
+    """Load the audio tower of a CLAP model (see the module docstring for the choices)."""
+    from mosaiq.extras import require
+
+    require("CLAP embeddings", "torch", "transformers")
+    import torch
+    from transformers import ClapAudioModelWithProjection
+    from transformers.utils import logging as hf_logging
+
+    if device not in DEVICES and not str(device).startswith("cuda:"):
+        raise MosaiqError(f"clap.device {device!r} is not one of {DEVICES}")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise MosaiqError("clap.device is cuda but no CUDA device is available")
+    if threads:
+        torch.set_num_threads(int(threads))
+    prep = _prepare(
+        model, pretrained=pretrained, checkpoint=checkpoint, checkpoint_sha256=checkpoint_sha256
+    )
+    config, ckpt, digest, fe, source = (
+        prep.config,
+        prep.checkpoint,
+        prep.digest,
+        prep.fe,
+        prep.source,
+    )
+    before = _quiet_transformers()
+    try:
         torch.manual_seed(int(seed))  # random weights are drawn from the seed
         audio_cfg: Any = config.audio_config
         net: Any
@@ -196,10 +274,7 @@ def load_clap(
                     f"(first: {missing[0]})"
                 )
             net.load_state_dict(wanted, strict=False)
-            weights = "checkpoint"
         elif pretrained:
-            if isinstance(model, ClapConfig):
-                raise MosaiqError("pretrained CLAP weights need a hub id or a model directory")
             loaded: Any = ClapAudioModelWithProjection.from_pretrained(
                 source, output_loading_info=True
             )
@@ -207,23 +282,11 @@ def load_clap(
             missing = [k for k in info.get("missing_keys", []) if "position_ids" not in k]
             if missing:
                 raise MosaiqError(f"CLAP model {model!r} lacks audio weights: {missing[:3]}")
-            weights = "pretrained"
         else:
             net = ClapAudioModelWithProjection(audio_cfg)
-            weights = f"random (seed {seed})"
-        fe = None
-        if not isinstance(model, ClapConfig) and (pretrained or local):
-            try:
-                fe = ClapFeatureExtractor.from_pretrained(source)
-            except OSError:
-                fe = None
-        if fe is None:
-            fe = ClapFeatureExtractor(
-                feature_size=audio_cfg.num_mel_bins,
-                truncation="fusion" if audio_cfg.enable_fusion else "rand_trunc",
-            )
     finally:
         hf_logging.set_verbosity(before)
+    weights = _weights(ckpt, pretrained, seed)
     if window_s > fe.max_length_s:
         raise MosaiqError(
             f"clap.window_s {window_s} exceeds the model's input length {fe.max_length_s} s"
@@ -232,27 +295,15 @@ def load_clap(
     dim = int(net.config.projection_dim)
     rate = int(fe.sampling_rate)
     provenance = {
-        "model": name,
+        "model": prep.name,
         "weights": weights,
         "checkpoint": ckpt.name if ckpt is not None else None,
         "checkpoint_sha256": digest,
         "device": device,
         "embedding_dim": dim,
         "libraries": _libraries(),
-        "preprocessing": {
-            "downmix": "mean of channels",
-            "rate_hz": rate,
-            "resampling": "scipy.signal.resample_poly",
-            "features": f"log-mel, {fe.feature_size} bins, hop {fe.hop_length}, "
-            f"fft {fe.fft_window_size}, {fe.frequency_min}-{fe.frequency_max} Hz",
-            "short_windows": "repeatpad",
-        },
-        "pooling": {
-            "window_s": window_s,
-            "hop_s": hop_s,
-            "min_window_s": min_window_s,
-            "rule": POOLING,
-        },
+        "preprocessing": _preprocessing(fe),
+        "pooling": _pooling(window_s, hop_s, min_window_s),
     }
     return ClapEncoder(
         net, fe, device, rate, dim, window_s, hop_s, min_window_s, batch_size, provenance
@@ -291,3 +342,30 @@ def definition(encoder: ClapEncoder) -> dict[str, Any]:
         "preprocessing": p["preprocessing"],
         "pooling": p["pooling"],
     }
+
+
+def describe_clap(
+    model: str | Any = DEFAULT_MODEL,
+    *,
+    pretrained: bool = True,
+    checkpoint: str | Path | None = None,
+    checkpoint_sha256: str | None = None,
+    seed: int = 0,
+    window_s: float = 10.0,
+    hop_s: float = 10.0,
+    min_window_s: float = 1.0,
+) -> dict[str, Any]:
+    """:func:`definition` of the encoder :func:`load_clap` would load with these settings,
+    from the config and the feature extractor only: no weights are read (a checkpoint is
+    hashed), so a client of a cluster can name a run's feature without holding the model."""
+    prep = _prepare(
+        model, pretrained=pretrained, checkpoint=checkpoint, checkpoint_sha256=checkpoint_sha256
+    )
+    p = {
+        "model": prep.name,
+        "weights": _weights(prep.checkpoint, pretrained, seed),
+        "checkpoint_sha256": prep.digest,
+        "preprocessing": _preprocessing(prep.fe),
+        "pooling": _pooling(window_s, hop_s, min_window_s),
+    }
+    return definition(ClapEncoder(None, prep.fe, "cpu", 0, 0, provenance=p))

@@ -10,10 +10,14 @@ and units and are stored as one JSON object per clip, inline in the record file;
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from mosaiq.audio.calibration import ResolvedCalibration
+from mosaiq.audio.media import AudioSpec
 from mosaiq.features.audio import (
     SKIP_HINT,
     AudioReader,
@@ -22,13 +26,15 @@ from mosaiq.features.audio import (
     audio_jobs,
     media_absent,
 )
+from mosaiq.features.distributed import Compute, run_parts
 from mosaiq.features.runner import (
     Decoded,
+    Encoder,
     FeatureRunError,
     Progress,
+    Reader,
     Summary,
     Value,
-    run_feature,
     todo,
 )
 from mosaiq.features.store import JsonStore, dataset_dir
@@ -61,6 +67,24 @@ class IndicatorEncoder:
         return out
 
 
+@dataclass
+class AcousticsParts:
+    """The recipe of an acoustics run's reader and encoder (built where it runs)."""
+
+    media_root: Path
+    spec: AudioSpec
+    calibration: ResolvedCalibration
+    groups: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"acoustics {self.media_root} {self.spec!r} {self.calibration!r} {self.groups}"
+
+    def build(self) -> tuple[Reader, Encoder, dict[str, Any]]:
+        reader = AudioReader(self.media_root, self.spec, self.calibration)
+        return reader, IndicatorEncoder(self.groups), {}
+
+
 def run_acoustics(
     root: Path,
     dataset: str,
@@ -69,7 +93,11 @@ def run_acoustics(
     limit: int | None = None,
     skip_missing_media: bool = False,
     progress: bool = True,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> Summary:
+    """Compute the indicators; on a Dask cluster with ``scheduler`` or ``workers`` (or
+    params.yaml ``compute``), in this process otherwise."""
     from mosaiq.audio import acoustics
 
     params = load_params(root)
@@ -90,7 +118,8 @@ def run_acoustics(
         return summary.finish()
     assert media.root is not None
     calibration = media.resolved_calibration(dataset)
-    writer.provenance = {
+    compute = Compute.from_params(params, scheduler=scheduler, workers=workers)
+    base = {
         "libraries": acoustics.libraries(),
         "calibration": calibration.provenance,
         "settings": acoustics.settings_provenance(groups),
@@ -100,15 +129,15 @@ def run_acoustics(
         "code_version": code_version(root),
         "definition": defn,
     }
-    encoder = IndicatorEncoder(groups)
     bar = Progress(progress, len(pending), f"{dataset} acoustics")
     try:
-        return run_feature(
+        return run_parts(
             pending,
-            AudioReader(media.root, media.spec, calibration),
-            encoder,
+            AcousticsParts(media.root, media.spec, calibration, groups),
             writer,
             summary,
+            compute,
+            base_provenance=base,
             batch_units=1,
             checkpoint_every=int(node.get("checkpoint_every", 16)),
             skip_missing=skip_missing_media,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,15 @@ from mosaiq.features.audio import (
     audio_jobs,
     media_absent,
 )
+from mosaiq.features.distributed import Compute, run_parts
 from mosaiq.features.runner import (
     Decoded,
+    Encoder,
     FeatureRunError,
     Progress,
+    Reader,
     Summary,
     Value,
-    run_feature,
     todo,
 )
 from mosaiq.features.store import ArrayStore, dataset_dir, read_records
@@ -81,6 +83,64 @@ class ClapSettings:
         return cls(**known)
 
 
+@dataclass
+class ClapParts:
+    """The recipe of a CLAP run's reader and encoder (built where it runs: the weights are
+    loaded once per worker, never in the client)."""
+
+    media_root: Path
+    spec: AudioSpec
+    settings: ClapSettings
+    config: Any = None  # a transformers ClapConfig instead of ``settings.model`` (random weights)
+
+    @property
+    def key(self) -> str:
+        config = self.config.to_json_string() if self.config is not None else None
+        return repr(("clap", str(self.media_root), self.spec, asdict(self.settings), config))
+
+    def load(self) -> Any:
+        from mosaiq.audio.clap import load_clap
+
+        if "torch" not in sys.modules:  # before OpenMP starts: idle threads sleep, not spin
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        s = self.settings
+        return load_clap(
+            self.config if self.config is not None else s.model,
+            pretrained=s.pretrained and self.config is None,
+            checkpoint=s.checkpoint,
+            checkpoint_sha256=s.checkpoint_sha256,
+            seed=s.seed,
+            device=s.device,
+            window_s=s.window_s,
+            hop_s=s.hop_s,
+            min_window_s=s.min_window_s,
+            batch_size=s.batch_size,
+            threads=s.threads or None,
+        )
+
+    def definition(self) -> dict[str, Any]:
+        """The feature definition, from the config and the feature extractor (no weights)."""
+        from mosaiq.audio.clap import describe_clap
+
+        s = self.settings
+        defn = describe_clap(
+            self.config if self.config is not None else s.model,
+            pretrained=s.pretrained and self.config is None,
+            checkpoint=s.checkpoint,
+            checkpoint_sha256=s.checkpoint_sha256,
+            seed=s.seed,
+            window_s=s.window_s,
+            hop_s=s.hop_s,
+            min_window_s=s.min_window_s,
+        )
+        return {**defn, "dtype": s.dtype}
+
+    def build(self) -> tuple[Reader, Encoder, dict[str, Any]]:
+        encoder = self.load()
+        reader = AudioReader(self.media_root, self.spec, None)
+        return reader, ClapAudioEncoder(encoder), dict(encoder.provenance)
+
+
 def run_clap(
     root: Path,
     dataset: str,
@@ -90,18 +150,21 @@ def run_clap(
     skip_missing_media: bool = False,
     progress: bool = True,
     model: Any = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> Summary:
     """``model``: a transformers ``ClapConfig`` to use instead of ``clap.model`` (random weights
-    from ``clap.seed``; tests and benchmarks)."""
-    from mosaiq.audio.clap import definition, load_clap
-
+    from ``clap.seed``; tests and benchmarks). On a Dask cluster with ``scheduler`` or
+    ``workers`` (or params.yaml ``compute``), in this process otherwise; either way the feature
+    definition comes from the model's config and feature extractor, and the weights are loaded
+    only where the clips are encoded."""
     params = load_params(root)
     settings = ClapSettings.from_params(params)
     media = MediaSettings.from_node(root, param(params, f"media.{dataset}"), dataset)
     summary = AudioSummary(dataset, CLAP.name, media="audio")
     jobs = audio_jobs(root, dataset, summary)
     store = ArrayStore(dataset_dir(root, dataset), CLAP.name, settings.storage, settings.dtype)
-    # the definition needs the loaded model's preprocessing: with nothing to do, none is loaded
+    # the definition needs the model's preprocessing: with nothing to do, no model is read
     # and the records are kept as they are (append) or emptied (overwrite)
     records = read_records(root, dataset, CLAP.name)
     done_ids = set(records["clip_id"].astype(str)) if mode == "append" else set()
@@ -111,27 +174,6 @@ def run_clap(
         writer.start()
         return summary.finish()
     assert media.root is not None
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    encoder = load_clap(
-        model if model is not None else settings.model,
-        pretrained=settings.pretrained and model is None,
-        checkpoint=settings.checkpoint,
-        checkpoint_sha256=settings.checkpoint_sha256,
-        seed=settings.seed,
-        device=settings.device,
-        window_s=settings.window_s,
-        hop_s=settings.hop_s,
-        min_window_s=settings.min_window_s,
-        batch_size=settings.batch_size,
-        threads=settings.threads or None,
-    )
-    defn = {**definition(encoder), "dtype": settings.dtype}
-    writer = FeatureWriter(root, dataset, CLAP, defn, store, mode=mode)
-    pending = todo(jobs, writer.recorded(), limit, summary)
-    writer.start()
-    if not pending:
-        return summary.finish()
     # CLAP reads file units (down-mixed, resampled); no calibration: the model saw no pascals
     spec = AudioSpec(
         channels=media.spec.channels,
@@ -142,20 +184,24 @@ def run_clap(
         clip_level=media.spec.clip_level,
         clipped_fraction=media.spec.clipped_fraction,
     )
-    writer.provenance = {
-        **encoder.provenance,
-        "generated_at": generated_at(),
-        "code_version": code_version(root),
-        "definition": defn,
-    }
+    parts = ClapParts(media.root, spec, settings, model)
+    defn = parts.definition()
+    writer = FeatureWriter(root, dataset, CLAP, defn, store, mode=mode)
+    pending = todo(jobs, writer.recorded(), limit, summary)
+    writer.start()
+    if not pending:
+        return summary.finish()
+    compute = Compute.from_params(params, scheduler=scheduler, workers=workers)
+    base = {"generated_at": generated_at(), "code_version": code_version(root), "definition": defn}
     bar = Progress(progress, len(pending), f"{dataset} CLAP")
     try:
-        return run_feature(
+        return run_parts(
             pending,
-            AudioReader(media.root, spec, None),
-            ClapAudioEncoder(encoder),
+            parts,
             writer,
             summary,
+            compute,
+            base_provenance=base,
             batch_units=settings.batch_size,
             checkpoint_every=settings.checkpoint_every,
             skip_missing=skip_missing_media,
