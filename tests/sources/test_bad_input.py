@@ -10,6 +10,7 @@ import pytest
 
 from mosaiq.build import build_dataset
 from mosaiq.errors import InputError
+from mosaiq.layout import file_digest
 from tests.conftest import SHARED_FILES, set_params
 
 # A small real sample of each source (first rows), written into the project's raw folder.
@@ -30,8 +31,13 @@ def _sample(shared: Path, dataset: str, project: Path) -> dict[str, Path]:
         path = raw / Path(rel).name
         table.to_csv(path, index=False)
         written[key] = path
+    # A sample is no known version of the file: its hash is declared (params.yaml escape hatch).
+    hashes = {k: file_digest(v) for k, v in written.items()}
     set_params(
-        project, lambda p: p["build"][dataset].update({k: v.name for k, v in written.items()})
+        project,
+        lambda p: p["build"][dataset].update(
+            {**{k: v.name for k, v in written.items()}, "sha256": hashes}
+        ),
     )
     return written
 

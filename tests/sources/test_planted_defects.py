@@ -269,7 +269,9 @@ def _point_params(root: Path, dataset: str, files: dict[str, Path]) -> None:
             p["build"]["ISD"]["raw"] = str(files["raw"])
             p["build"]["ISD"]["sha256"] = file_digest(files["raw"])
         else:
-            p["build"][dataset].update({k: v.name for k, v in files.items()})
+            # a sample is no known version of the file: its hash is declared, per file
+            hashes = {k: file_digest(v) for k, v in files.items()}
+            p["build"][dataset].update({k: v.name for k, v in files.items()}, sha256=hashes)
 
     set_params(root, edit)
 

@@ -11,6 +11,7 @@ import pytest
 from mosaiq.api import load
 from mosaiq.build import build_dataset
 from mosaiq.errors import InputError
+from mosaiq.layout import file_digest
 from tests.conftest import set_params
 
 RAW_ROWS = 19088
@@ -126,6 +127,10 @@ def test_official_workbook_sheet_and_wrong_sheet(project, raw):
     path.parent.mkdir(parents=True, exist_ok=True)
     sample = raw[raw["Recording"].isin(["CG01", "CT301"])]
     _workbook(path, sample)
+    # a sample is not the known version (19,088 rows): refused until its hash is declared
+    with pytest.raises(InputError, match=rf"{len(sample):,} data rows, fewer than the 19,088"):
+        build_dataset(project, "SATP")
+    set_params(project, lambda p: p["build"]["SATP"].update(sha256=file_digest(path)))
     result = build_dataset(project, "SATP")
     assert result.status == "built"
     assert result.counts["responses"] + result.counts["exclusions"] == len(sample)

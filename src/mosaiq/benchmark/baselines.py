@@ -54,9 +54,12 @@ HEADLINE = ("rmse", "mean_average_precision", "quadrant_accuracy", "macro_f1")
 
 def headline(result: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     """The small flat metrics of a task for `dvc metrics show/diff`: per baseline and target,
-    the headline metric (named in the key); the details stay in benchmark/results."""
+    the headline metric (named in the key); the details stay in benchmark/results. A baseline
+    without scores (e.g. "needs media") has no row."""
     out: dict[str, dict[str, float | None]] = {}
     for baseline, entry in sorted((result.get("baselines") or {}).items()):
+        if not entry.get("metrics"):
+            continue
         row: dict[str, float | None] = {}
         for target, values in sorted((entry.get("metrics") or {}).items()):
             metric = next((m for m in HEADLINE if m in values), None)

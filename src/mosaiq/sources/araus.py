@@ -52,6 +52,14 @@ from mosaiq.sources.base import (
 from mosaiq.sources.checks import ID_CHARACTERS, acoustic_constraints, check_ages
 
 DATASET_ID = "ARAUS"
+KNOWN_ROWS = 25_248
+"""Rows of the re-assembled copy of ARAUS v1's responses (600 x 42 cross-validation rows and 48
+test rows already averaged). It is not the official file, so its hash says nothing about that
+file: the build checks the copy layout's row count (a copy cut short or of another count is
+refused unless its sha256 is declared in params.yaml, build.ARAUS.sha256). The official
+responses.csv holds the 5 test listeners' rows and the practice stimuli, so its count differs and
+is not known for certain here, nor its sha256 (the published SHA-512 is of data.zip, the archive,
+which ``mosaiq fetch`` handles): the official layout is not checked by count."""
 SCALE = LIKERT_5
 LANGUAGE = "eng"
 
@@ -283,6 +291,8 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
             column=lacks[closer][0],
         )
     inputs = [raw_input(path, len(raw))]
+    # The known count is the re-assembled copy's; the official file's is not known here.
+    inputs[0].versions_known = not official
     frame = (_official if official else _copy)(raw, path.name)
     participants_path = raw_file(root, params, DATASET_ID, "participants")
     if official and participants_path is not None and participants_path.is_file():
@@ -487,7 +497,13 @@ SOURCE = Source(
     dataset_id=DATASET_ID,
     read=read,
     raw_files=(
-        RawFile("responses", "responses.csv", "build.ARAUS.responses"),
+        RawFile(
+            "responses",
+            "responses.csv",
+            "build.ARAUS.responses",
+            rows=(KNOWN_ROWS,),
+            version="ARAUS v1, 25,248 responses",
+        ),
         RawFile("participants", "participants.csv", "build.ARAUS.participants"),
     ),
     scale=SCALE,

@@ -40,6 +40,8 @@ class RawInput:
     sha256: str
     rows: int
     role: str = "responses"
+    versions_known: bool = True
+    """False where the adapter knows no version of this file's layout to check it against."""
 
     def describe(self) -> dict[str, Any]:
         # The file name only: where a user keeps the file must not change the descriptor.
@@ -89,6 +91,16 @@ class RawFile:
     """The params.yaml key naming it (``build.SATP.responses``)."""
     sha256: str | None = None
     """The known sha256 of the official file, where the build checks it."""
+    rows: tuple[int, ...] = ()
+    """Data rows of the known versions, checked where no sha256 is known for certain (the
+    copies at hand are not the official files, so their hash says nothing about it)."""
+    version: str = ""
+    """The known version(s), as named in a refusal."""
+
+    @property
+    def key(self) -> str:
+        """The file's own key under ``build.<dataset>`` (``responses``, ``survey``...)."""
+        return self.param.rsplit(".", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -157,6 +169,72 @@ def check_sha256(path: Path, expected: str | Sequence[str], *, param_key: str) -
     return actual
 
 
+def declared_sha256(params: Mapping[str, Any], dataset: str, raw: RawFile) -> list[str]:
+    """The hashes ``build.<dataset>.sha256`` declares for ``raw``: a hash or a list of hashes
+    (for any file of the dataset), or a mapping from the file's key (``responses``,
+    ``survey``...) to a hash or a list."""
+    value = ((params.get("build") or {}).get(dataset) or {}).get("sha256")
+    if isinstance(value, Mapping):
+        value = value.get(raw.key)
+    if value is None:
+        return []
+    values = [value] if isinstance(value, str) else list(value)
+    return [str(v).strip().lower() for v in values]
+
+
+def check_known_version(
+    dataset: str, raw: RawFile, found: RawInput, params: Mapping[str, Any]
+) -> None:
+    """Refuse a raw file that is none of the known versions of ``raw``, unless params.yaml
+    declares its sha256. Known: the sha256 where one is known for certain, else the row count;
+    fewer rows than every known count is a file cut short."""
+    declared = declared_sha256(params, dataset, raw)
+    accepted = found.sha256 in declared or (not declared and raw.sha256 in (None, found.sha256))
+    if accepted and (declared or raw.sha256 or not raw.rows or found.rows in raw.rows):
+        return
+    hatch = (
+        f"If it is a deliberate other version, declare its hash in params.yaml "
+        f"(build.{dataset}.sha256: {found.sha256}, or build.{dataset}.sha256.{raw.key}: "
+        f"{found.sha256}) and rebuild."
+    )
+    if declared:
+        raise InputError(
+            f"sha256 is {found.sha256}, not a hash declared in params.yaml "
+            f"build.{dataset}.sha256 ({', '.join(declared)}). {hatch}",
+            file=found.path,
+        )
+    name = f" ({raw.version})" if raw.version else ""
+    if raw.sha256:
+        raise InputError(
+            f"sha256 is {found.sha256}, not the known value {raw.sha256}{name}. This is not "
+            f"the file the build expects. {hatch}",
+            file=found.path,
+        )
+    counts = " or ".join(f"{n:,}" for n in raw.rows)
+    if found.rows < min(raw.rows):
+        raise InputError(
+            f"{found.rows:,} data rows, fewer than the {counts} of the known version{name}: "
+            f"the file looks cut short (an interrupted download or copy). Fetch it again. "
+            f"{hatch}",
+            file=found.path,
+        )
+    raise InputError(
+        f"{found.rows:,} data rows, not the {counts} of the known version{name} "
+        f"(sha256 {found.sha256}). {hatch}",
+        file=found.path,
+    )
+
+
+def check_known_versions(declared: Source, tables: SourceTables, params: Mapping[str, Any]) -> None:
+    """Each raw file the build read checked against the known versions its ``RawFile``
+    declares (matched by role)."""
+    by_role = {raw.role: raw for raw in declared.raw_files}
+    for found in tables.inputs:
+        raw = by_role.get(found.role)
+        if raw is not None and found.versions_known:
+            check_known_version(declared.dataset_id, raw, found, params)
+
+
 _TYPED = ContextVar("typed_reads", default=False)
 
 
@@ -176,12 +254,16 @@ def read_source(declared: Source, root: Path, params: dict[str, Any]) -> SourceT
 
     The parser gives the same doubles as :func:`numeric` on the text. A file that does not
     parse so, or whose checks fail, is read again as text, so that an error names the cell as
-    it is written."""
+    it is written. Then each raw file is checked against its known versions
+    (:func:`check_known_versions`): a file cut short or of an unknown version is refused, after
+    the checks of its content, so that a torn row is named where it is."""
     try:
         with typed_reads():
-            return declared.read(root, params)
+            tables = declared.read(root, params)
     except InputError:
-        return declared.read(root, params)
+        tables = declared.read(root, params)
+    check_known_versions(declared, tables, params)
+    return tables
 
 
 def read_csv_text(

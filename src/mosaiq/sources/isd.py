@@ -49,6 +49,7 @@ from mosaiq.sources.base import (
     Source,
     SourceTables,
     check_sha256,
+    declared_sha256,
     duplicated_key_error,
     exclusions_frame,
     field,
@@ -80,6 +81,7 @@ MEDIA = {
 }
 KNOWN_SHA256 = "1e54e41c694b7054e137210dc632a7d0c0aa6eca91e4b5e6a59605ea6411e3cf"
 SOUNDSCAPY = "soundscapy"
+RAW = RawFile("responses", RAW_FILENAME, "build.ISD.raw", sha256=KNOWN_SHA256, version="ISD v1.0")
 
 PLACEHOLDER_GROUP_IDS = ("CP0", "CP00", "RES", "UNKNOWN")
 
@@ -353,7 +355,8 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
     path = require_raw(
         locate_raw(root, params), DATASET_ID, RAW_FILENAME, "give its path in build.ISD.raw"
     )
-    declared = require_dataset_param(params, DATASET_ID).get("sha256") or KNOWN_SHA256
+    require_dataset_param(params, DATASET_ID)
+    declared = declared_sha256(params, DATASET_ID, RAW) or KNOWN_SHA256
     sha = check_sha256(path, declared, param_key="build.ISD.sha256")
     raw = read_csv_text(path, numbers=NUMBER_COLUMNS)
     require_columns(raw, REQUIRED_COLUMNS, file=path.name)
@@ -511,7 +514,7 @@ def link_media(clips: pd.DataFrame, pattern: str | None) -> pd.DataFrame:
 SOURCE = Source(
     dataset_id=DATASET_ID,
     read=read,
-    raw_files=(RawFile("responses", RAW_FILENAME, "build.ISD.raw", sha256=KNOWN_SHA256),),
+    raw_files=(RAW,),
     scale=SCALE,
     reasons=REASONS,
     tables=TABLES,
