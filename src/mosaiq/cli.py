@@ -75,6 +75,8 @@ def build(
     )
     for code, n in result.exclusions_by_reason.items():
         typer.echo(f"  excluded {code}: {n:,}")
+    if result.note:
+        typer.echo(f"  note: {result.note}")
     typer.echo(f"  files rewritten: {len(result.written)}")
 
 
