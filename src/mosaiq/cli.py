@@ -168,8 +168,7 @@ def info(root: Root = None) -> None:
     import json
 
     from mosaiq.layout import REPORT_PATH, how_to_get, read_descriptor
-    from mosaiq.pull import public_remote_line
-    from mosaiq.settings import DATASETS
+    from mosaiq.pull import DATASETS, public_remote_line
 
     base = _root(root)
     report_path = base / REPORT_PATH
