@@ -125,10 +125,10 @@ def pull(root: Path, datasets: list[str], remote: str | None) -> tuple[int, str,
     by_dataset: dict[str | None, list[str]] = {}
     for path in failed:
         by_dataset.setdefault(dataset_of(path), []).append(path)
-    for ds, paths in sorted(by_dataset.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
-        if ds is not None and name == PUBLIC_REMOTE and not on_public_remote(ds):
-            sentences.append(restricted_sentence(ds))
+    for owner, paths in sorted(by_dataset.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
+        if owner is not None and name == PUBLIC_REMOTE and not on_public_remote(owner):
+            sentences.append(restricted_sentence(owner))
         else:
-            sentences.append(missing_sentence(ds, name, paths))
+            sentences.append(missing_sentence(owner, name, paths))
     status = proc.returncode or (1 if sentences and datasets else 0)
     return status, output, sentences
