@@ -240,97 +240,6 @@ features_app = typer.Typer(
 app.add_typer(features_app, name="features")
 
 
-@features_app.command("clip")
-def features_clip(
-    dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
-    mode: Annotated[
-        str,
-        typer.Option(
-            help="append: only clips without a record for this "
-            "feature definition; overwrite: rebuild."
-        ),
-    ] = "append",
-    limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
-    skip_missing_video: Annotated[
-        bool,
-        typer.Option(
-            "--skip-missing-video",
-            help="Skip (and list) missing or unreadable videos instead of stopping.",
-        ),
-    ] = False,
-    no_progress: Annotated[
-        bool, typer.Option("--no-progress", help="No progress bar (for logs and DVC stages).")
-    ] = False,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Compute on a local Dask cluster of N worker processes "
-            "(default: params.yaml compute.workers; 0 = in this process)."
-        ),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Compute on the running Dask cluster at this address, tcp://host:8786 "
-            "(default: params.yaml compute.scheduler)."
-        ),
-    ] = None,
-    root: Root = None,
-) -> None:
-    """CLIP embeddings of the clips' video frames (settings: params.yaml clip, video)."""
-    from mosaiq.features.clip import FeatureRunError, run
-
-    try:
-        summary = run(
-            _root(root),
-            dataset,
-            mode=mode,
-            limit=limit,
-            skip_missing_video=skip_missing_video,
-            progress=not no_progress,
-            scheduler=scheduler,
-            workers=workers,
-        )
-    except FeatureRunError as exc:
-        for line in exc.summary.lines():
-            typer.echo(line, err=True)
-        raise
-    for line in summary.lines():
-        typer.echo(line)
-
-
-def _audio_feature(
-    run: Any,
-    dataset: str,
-    mode: str,
-    limit: int | None,
-    skip_missing_media: bool,
-    no_progress: bool,
-    root: Path | None,
-    workers: int | None,
-    scheduler: str | None,
-) -> None:
-    from mosaiq.features.runner import FeatureRunError
-
-    try:
-        summary = run(
-            _root(root),
-            dataset,
-            mode=mode,
-            limit=limit,
-            skip_missing_media=skip_missing_media,
-            progress=not no_progress,
-            scheduler=scheduler,
-            workers=workers,
-        )
-    except FeatureRunError as exc:
-        for line in exc.summary.lines():
-            typer.echo(line, err=True)
-        raise
-    for line in summary.lines():
-        typer.echo(line)
-
-
 _MODE_HELP = "append: only clips without a record for this feature definition; overwrite: rebuild."
 _SKIP_MEDIA = typer.Option(
     "--skip-missing-media",
@@ -344,6 +253,55 @@ _SCHEDULER = typer.Option(
     help="Compute on the running Dask cluster at this address, tcp://host:8786 "
     "(default: params.yaml compute.scheduler)."
 )
+
+
+def _feature_run(run: Any, root: Path | None, dataset: str, **options: Any) -> None:
+    """Run a feature and print its summary; a run stopped by a clip prints it on stderr."""
+    from mosaiq.features.runner import FeatureRunError
+
+    try:
+        summary = run(_root(root), dataset, **options)
+    except FeatureRunError as exc:
+        for line in exc.summary.lines():
+            typer.echo(line, err=True)
+        raise
+    for line in summary.lines():
+        typer.echo(line)
+
+
+@features_app.command("clip")
+def features_clip(
+    dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
+    mode: Annotated[str, typer.Option(help=_MODE_HELP)] = "append",
+    limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
+    skip_missing_video: Annotated[
+        bool,
+        typer.Option(
+            "--skip-missing-video",
+            help="Skip (and list) missing or unreadable videos instead of stopping.",
+        ),
+    ] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress bar (for logs and DVC stages).")
+    ] = False,
+    workers: Annotated[int | None, _WORKERS] = None,
+    scheduler: Annotated[str | None, _SCHEDULER] = None,
+    root: Root = None,
+) -> None:
+    """CLIP embeddings of the clips' video frames (settings: params.yaml clip, video)."""
+    from mosaiq.features.clip import run
+
+    _feature_run(
+        run,
+        root,
+        dataset,
+        mode=mode,
+        limit=limit,
+        skip_missing_video=skip_missing_video,
+        progress=not no_progress,
+        scheduler=scheduler,
+        workers=workers,
+    )
 
 
 @features_app.command("acoustics")
@@ -360,16 +318,16 @@ def features_acoustics(
     """Acoustic indicators of the clips' audio, ISD names and units (params: acoustics, media)."""
     from mosaiq.features.acoustics import run_acoustics
 
-    _audio_feature(
+    _feature_run(
         run_acoustics,
-        dataset,
-        mode,
-        limit,
-        skip_missing_media,
-        no_progress,
         root,
-        workers,
-        scheduler,
+        dataset,
+        mode=mode,
+        limit=limit,
+        skip_missing_media=skip_missing_media,
+        progress=not no_progress,
+        scheduler=scheduler,
+        workers=workers,
     )
 
 
@@ -387,8 +345,16 @@ def features_clap(
     """CLAP audio embeddings of the clips (settings: params.yaml clap, media)."""
     from mosaiq.features.clap import run_clap
 
-    _audio_feature(
-        run_clap, dataset, mode, limit, skip_missing_media, no_progress, root, workers, scheduler
+    _feature_run(
+        run_clap,
+        root,
+        dataset,
+        mode=mode,
+        limit=limit,
+        skip_missing_media=skip_missing_media,
+        progress=not no_progress,
+        scheduler=scheduler,
+        workers=workers,
     )
 
 
@@ -397,20 +363,8 @@ def features_cityseg(
     dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
     mode: Annotated[str, typer.Option(help="append or overwrite.")] = "append",
     limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Compute on a local Dask cluster of N worker processes "
-            "(default: params.yaml compute.workers; 0 = in this process)."
-        ),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Compute on the running Dask cluster at this address, tcp://host:8786 "
-            "(default: params.yaml compute.scheduler)."
-        ),
-    ] = None,
+    workers: Annotated[int | None, _WORKERS] = None,
+    scheduler: Annotated[str | None, _SCHEDULER] = None,
     root: Root = None,
 ) -> None:
     """Segmentation summaries (class proportions, group ratios) from per-clip label maps."""
