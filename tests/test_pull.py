@@ -91,3 +91,40 @@ def test_info_says_per_dataset_whether_it_is_on_the_public_remote(clone_of_empty
 def test_pull_refuses_an_unknown_dataset(clone_of_empty_remote):
     proc = run([MOSAIQ, "pull", "-d", "FOO"], cwd=clone_of_empty_remote, check=False)
     assert proc.returncode == 2 and "unknown dataset FOO" in proc.stderr
+
+
+@pytest.mark.slow
+def test_pull_from_a_partial_remote_fetches_what_it_holds_and_names_the_rest(tmp_path):
+    """The HTTP remote holds the database only: the pull fetches it, and says that ISD's
+    feature arrays and the other exports are not there yet."""
+    repo = working_tree_copy(tmp_path / "repo")
+    run([DVC, "repro"], cwd=repo, timeout=900)
+    if run(["git", "status", "--porcelain"], cwd=repo).stdout.strip():
+        run(["git", "add", "-A"], cwd=repo)
+        run(["git", "commit", "-qm", "build"], cwd=repo)
+    served = tmp_path / "served"
+    run([DVC, "remote", "modify", "--local", "local", "url", str(served)], cwd=repo)
+    run([DVC, "push", "-r", "local", "exports/mosaiq.db"], cwd=repo)
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=served,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        clone = tmp_path / "clone"
+        run(["git", "clone", "-q", str(repo), str(clone)], cwd=tmp_path)
+        url = f"http://127.0.0.1:{port}"
+        run([DVC, "remote", "modify", "--local", "public", "url", url], cwd=clone)
+        proc = run([MOSAIQ, "pull"], cwd=clone, check=False)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert proc.returncode != 0
+    db = clone / "exports/mosaiq.db"
+    assert db.read_bytes() == (repo / "exports/mosaiq.db").read_bytes()  # what it holds
+    out = proc.stdout
+    assert out.count("ISD: the DVC remote 'public' does not hold") == 1
+    (exports,) = [line for line in out.splitlines() if line.startswith("The exports")]
+    assert "exports/parquet" in exports and "mosaiq.db" not in exports

@@ -50,9 +50,10 @@ def missing_sentence(dataset: str | None, remote: str, paths: list[str]) -> str:
     what = dataset or "The exports and other outputs"
     where = f"the DVC remote '{remote}' does not hold {len(paths)} of its files yet"
     if dataset is None:
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         return (
-            f"{what} are not on the DVC remote '{remote}' yet ({len(paths)} files, e.g. "
-            f"{paths[0]}): run `dvc repro` to build them here."
+            f"{what} are not on the DVC remote '{remote}' yet ({shown}): run `dvc repro` to "
+            "build them here."
         )
     if on_public_remote(dataset):
         return f"{dataset}: {where} (e.g. {paths[0]}): run `dvc repro` to build them here."
