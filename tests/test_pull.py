@@ -128,3 +128,13 @@ def test_pull_from_a_partial_remote_fetches_what_it_holds_and_names_the_rest(tmp
     assert out.count("ISD: the DVC remote 'public' does not hold") == 1
     (exports,) = [line for line in out.splitlines() if line.startswith("The exports")]
     assert "exports/parquet" in exports and "mosaiq.db" not in exports
+
+
+def test_the_quick_committed_lookup_agrees_with_each_source():
+    from mosaiq.sources import SOURCE_MODULES, committed, source
+
+    assert {ds: committed(ds) for ds in SOURCE_MODULES} == {
+        ds: source(ds).committed for ds in SOURCE_MODULES
+    }
+    assert any(committed(ds) for ds in SOURCE_MODULES)
+    assert not all(committed(ds) for ds in SOURCE_MODULES)

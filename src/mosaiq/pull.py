@@ -21,9 +21,9 @@ PUBLIC_REMOTE = "public"
 
 def on_public_remote(dataset: str) -> bool:
     """Whether the dataset's tables may be on the public remote (its licence allows them)."""
-    from mosaiq.sources import source
+    from mosaiq.sources import committed
 
-    return source(dataset).committed
+    return committed(dataset)
 
 
 def public_remote_line(dataset: str) -> str:
