@@ -35,6 +35,7 @@ COMMIT_AFTER_A_LOCAL_BUILD = (
     "benchmark/splits/SHA256SUMS",
     "benchmark/results/*.json",
     "benchmark/metrics/*.json",
+    "benchmark/metrics_by_target/*.json",
     "benchmark/leaderboard.md",
     "benchmark/plots/*.png",
     "exports/cards/*.md",
@@ -82,7 +83,12 @@ def test_files_naming_units_of_a_local_dataset_are_cached_outputs():
     assert listed == expected_benchmark_outs()
     # scores, figures and the leaderboard hold no unit: committed
     aggregates = {**_outs(stages["baselines"]), **_outs(stages["plots"])}
-    for path in ("benchmark/results", "benchmark/metrics", "benchmark/leaderboard.md"):
+    for path in (
+        "benchmark/results",
+        "benchmark/metrics",
+        "benchmark/metrics_by_target",
+        "benchmark/leaderboard.md",
+    ):
         assert aggregates[path] is False, path
     assert aggregates["benchmark/plots"] is False
     # the tables of a dataset built locally are cached (ISD's are committed)

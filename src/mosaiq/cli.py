@@ -75,6 +75,8 @@ def build(
     )
     for code, n in result.exclusions_by_reason.items():
         typer.echo(f"  excluded {code}: {n:,}")
+    if result.note:
+        typer.echo(f"  note: {result.note}")
     typer.echo(f"  files rewritten: {len(result.written)}")
 
 
@@ -166,7 +168,7 @@ def info(root: Root = None) -> None:
     import json
 
     from mosaiq.layout import REPORT_PATH, how_to_get, read_descriptor
-    from mosaiq.settings import DATASETS
+    from mosaiq.pull import DATASETS, public_remote_line
 
     base = _root(root)
     report_path = base / REPORT_PATH
@@ -176,6 +178,7 @@ def info(root: Root = None) -> None:
         if descriptor is None:
             typer.echo(f"{ds:6} not built: no package")
             typer.echo(f"       to get it: {how_to_get(ds)}")
+            typer.echo(f"       public DVC remote: {public_remote_line(ds)}")
             continue
         meta = descriptor.get("mosaiq", {})
         status = meta.get("build_status", "unknown")
@@ -192,6 +195,7 @@ def info(root: Root = None) -> None:
         typer.echo(line)
         if status != "built":
             typer.echo(f"       to get it: {how_to_get(ds)}")
+        typer.echo(f"       public DVC remote: {public_remote_line(ds)}")
         for raw in meta.get("raw_inputs", []):
             typer.echo(
                 f"       raw: {raw['file']} sha256 {raw['sha256'][:12]}... ({raw['rows']:,} rows)"
@@ -200,6 +204,32 @@ def info(root: Root = None) -> None:
         typer.echo("validation: no report yet (run `mosaiq validate`)")
     else:
         typer.echo(f"validation: {'passed' if report['valid'] else 'FAILED'} ({report_path})")
+
+
+@app.command()
+def pull(
+    dataset: Annotated[
+        list[str] | None, typer.Option("--dataset", "-d", help="Only these datasets.")
+    ] = None,
+    remote: Annotated[
+        str | None, typer.Option("--remote", "-r", help="DVC remote (default: the default).")
+    ] = None,
+    root: Root = None,
+) -> None:
+    """`dvc pull` of the packages; says per dataset what to do when the remote lacks it."""
+    from mosaiq.errors import MosaiqError
+    from mosaiq.pull import pull as run_pull
+
+    try:
+        status, output, sentences = run_pull(_root(root), list(dataset or []), remote)
+    except MosaiqError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if output:
+        typer.echo(output.rstrip("\n"))
+    for sentence in sentences:
+        typer.echo(sentence)
+    raise typer.Exit(status)
 
 
 features_app = typer.Typer(
