@@ -99,6 +99,19 @@ def test_files_naming_units_of_a_local_dataset_are_cached_outputs():
     )
 
 
+def test_mosaiq_pull_names_the_dataset_of_each_restricted_benchmark_output():
+    """`mosaiq pull` attributes a split or predictions folder to the dataset whose licence keeps
+    it off the public remote (so its message says to build that dataset from your download)."""
+    from mosaiq.pull import owner_of
+
+    for path, cached in expected_benchmark_outs().items():
+        owner = owner_of(REPO, path)
+        if path.endswith(("overlap.csv", "SHA256SUMS")):
+            assert owner is None
+        else:
+            assert owner is not None and source(owner).committed is not cached, path
+
+
 def _git(args: list[str], cwd: Path) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
