@@ -147,25 +147,29 @@ def _check_frame(
         column = df[name]
         constraints = spec.get("constraints", {})
         if spec.get("type") == "string":
-            text = column.astype("string")
-            present = text.notna()
+            # Each distinct text is checked once (raw columns repeat a lot); a hit is then
+            # found at its first row.
+            codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+            text = pd.Series(uniques, dtype=object).astype("string")
             pattern = constraints.get("pattern")
             if pattern:
-                ok = text.str.fullmatch(pattern).fillna(True).astype(bool)
-                _refuse(
-                    present & ~ok,
+                ok = text.str.fullmatch(pattern).fillna(True).astype(bool).to_numpy()
+                _refuse_codes(
+                    codes,
+                    ~ok,
                     f"{{value!r}} does not match the pattern {pattern!r} of {name}",
-                    df=text,
+                    text=text,
                     file=file,
                     rows=rows,
                     column=name,
                 )
-            starts = text.str[:1].isin(FORMULA_PREFIXES).fillna(False).astype(bool)
-            _refuse(
-                present & starts,
+            starts = text.str[:1].isin(FORMULA_PREFIXES).fillna(False).astype(bool).to_numpy()
+            _refuse_codes(
+                codes,
+                starts,
                 "{value!r} starts with a character that spreadsheets run as a formula "
                 f"({' '.join(FORMULA_PREFIXES)}); such text is not published",
-                df=text,
+                text=text,
                 file=file,
                 rows=rows,
                 column=name,
@@ -195,6 +199,31 @@ def _check_frame(
                         rows=rows,
                         column=name,
                     )
+
+
+def _refuse_codes(
+    codes: np.ndarray,
+    bad: np.ndarray,
+    message: str,
+    *,
+    text: pd.Series,
+    file: str,
+    rows: pd.Series | None,
+    column: str,
+) -> None:
+    """:func:`_refuse` for a factorized column: ``bad`` marks its distinct values (``text``),
+    ``codes`` (-1: missing, never refused) places them in the rows."""
+    if not bad.any():
+        return
+    hit = np.append(bad, False)[codes]  # code -1 takes the appended False
+    _refuse(
+        hit,
+        message,
+        df=pd.Series(text.to_numpy()[codes.clip(0)]),
+        file=file,
+        rows=rows,
+        column=column,
+    )
 
 
 def _refuse(
