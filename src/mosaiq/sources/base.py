@@ -280,10 +280,10 @@ def read_csv_text(
     if not data:
         raise InputError("file is empty", file=path)
     try:
-        text = data.decode(encoding)
+        data.decode(encoding)  # only checked: the parser reads the bytes
     except UnicodeDecodeError as exc:
         raise decoding_error(path, data, exc, encoding) from exc
-    check_field_counts(path, text)
+    check_field_counts(path, data, encoding)
     unreadable = (pd.errors.ParserError, pd.errors.EmptyDataError)
     try:
         df = None
@@ -293,14 +293,24 @@ def read_csv_text(
             )
             try:
                 df = pd.read_csv(
-                    io.StringIO(text), dtype=kinds, keep_default_na=False, na_values=[""]
+                    io.BytesIO(data),
+                    encoding=encoding,
+                    dtype=kinds,
+                    keep_default_na=False,
+                    na_values=[""],
                 )
             except unreadable:
                 raise
             except ValueError:  # a cell that is not a number: the text read finds it
                 df = None
         if df is None:
-            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+            df = pd.read_csv(
+                io.BytesIO(data),
+                encoding=encoding,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+            )
     except unreadable as exc:
         raise InputError(f"cannot be read as CSV: {exc}", file=path) from exc
     if df.empty:

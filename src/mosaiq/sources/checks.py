@@ -68,9 +68,15 @@ def blank_as_missing(text: pd.Series) -> pd.Series:
     return text.mask(text.eq(""))
 
 
-def check_field_counts(path: Path, text: str) -> None:
-    """Refuse a CSV whose rows do not all have as many fields as its header."""
-    reader = csv.reader(io.StringIO(text))
+def check_field_counts(path: Path, data: bytes, encoding: str = "utf-8-sig") -> None:
+    """Refuse a CSV whose rows do not all have as many fields as its header.
+
+    The field counts are first compared on the bytes, vectorised (:func:`_widths_agree`); only
+    a file that fails that test, or whose quoting it cannot follow exactly, is parsed by the
+    csv module, which names the first row that is too wide or too narrow."""
+    if _widths_agree(data):
+        return
+    reader = csv.reader(io.StringIO(data.decode(encoding)))
     header = next(reader, None)
     if header is None:
         return
@@ -84,6 +90,71 @@ def check_field_counts(path: Path, text: str) -> None:
                 file=path.name,
                 row=reader.line_num,
             )
+
+
+_COMMA, _QUOTE, _LF, _CR = (ord(c) for c in ',"\n\r')
+
+
+def _widths_agree(data: bytes) -> bool:
+    """True if every non-blank record of the CSV ``data`` has as many fields as the first.
+
+    Works on the bytes (in UTF-8 no byte of a multi-byte character is a comma, quote or line
+    end): a record ends at a line feed outside quotes, a field at a comma outside quotes
+    (inside: an odd number of quotes before it). That is how the csv module reads a file whose
+    quotes open only at the start of a field and close only before a separator, a line end or
+    a doubled quote; for any other file (or one with a lone carriage return or a NUL) the
+    answer is False, and the caller asks the csv module."""
+    if not data or b"\0" in data:
+        return False
+    bom = data.startswith(b"\xef\xbb\xbf")  # not part of the first field (utf-8-sig)
+    buf = np.frombuffer(data, dtype=np.uint8, offset=3 if bom else 0)
+    if not len(buf):
+        return False
+    inside: np.ndarray | None = None
+    if b'"' in data:
+        quotes = np.flatnonzero(buf == _QUOTE)
+        if len(quotes) % 2:
+            return False
+        before = np.where(quotes > 0, buf[np.maximum(quotes - 1, 0)], _LF)
+        after = np.where(quotes + 1 < len(buf), buf[np.minimum(quotes + 1, len(buf) - 1)], _LF)
+        opening, closing = quotes[0::2], quotes[1::2]
+        opens_ok = np.isin(before[0::2], (_COMMA, _LF)) | (quotes[0::2] == 0)
+        # a doubled quote inside a quoted field: a closing quote right before an opening one
+        opens_ok[1:] |= opening[1:] == closing[:-1] + 1
+        closes_ok = np.isin(after[1::2], (_COMMA, _LF, _CR, _QUOTE))
+        if not (opens_ok.all() and closes_ok.all()):
+            return False
+        # the bytes between each opening quote and its closing one
+        lengths = closing - opening - 1
+        total = int(lengths.sum())
+        first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        inside = np.repeat(opening + 1, lengths) + (np.arange(total) - first)
+    is_comma = buf == _COMMA
+    is_lf = buf == _LF
+    if inside is not None:
+        is_comma[inside] = False
+        is_lf[inside] = False
+    ends = np.flatnonzero(is_lf)
+    if b"\r" in data:  # only as the first half of a CRLF line end, outside quotes
+        is_cr = buf == _CR
+        if inside is not None:
+            is_cr[inside] = False
+        if not np.isin(np.flatnonzero(is_cr) + 1, ends).all():
+            return False
+    if not len(ends) or ends[-1] != len(buf) - 1:
+        ends = np.append(ends, len(buf))  # a last record without a line end
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    length = ends - starts
+    # a record's length without a CR before its line end: zero is a blank line, no row
+    tail_cr = np.zeros(len(ends), dtype=bool)
+    inside = (ends > 0) & (length > 0)
+    tail_cr[inside] = buf[ends[inside] - 1] == _CR
+    blank = (length - tail_cr) == 0
+    if blank[0]:
+        return False
+    commas = np.add.reduceat(is_comma, np.minimum(starts, len(buf) - 1), dtype=np.int64)
+    commas[length == 0] = 0  # reduceat gives the element itself for an empty span
+    return bool((commas[~blank] == commas[0]).all())
 
 
 def decoding_error(path: Path, data: bytes, exc: UnicodeDecodeError, encoding: str) -> InputError:
