@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mosaiq.errors import InputError
 
@@ -216,28 +218,26 @@ def _check_frame(
         if name not in df.columns:
             continue
         column = df[name]
+        if isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_null(column.dtype.pyarrow_dtype):
+            continue  # declared empty: no cell to check
         constraints = spec.get("constraints", {})
         if spec.get("type") == "string":
-            # Each distinct text is checked once (raw columns repeat a lot); a hit is then
-            # found at its first row.
-            codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
-            text = pd.Series(uniques, dtype=object).astype("string")
+            # Arrow's RE2 over the column (the patterns are written in the syntax that RE2
+            # and Python share); missing cells are never refused.
+            text = _arrow_text(column)
             pattern = constraints.get("pattern")
             if pattern:
-                ok = text.str.fullmatch(pattern).fillna(True).astype(bool).to_numpy()
-                _refuse_codes(
-                    codes,
-                    ~ok,
+                ok = pc.match_substring_regex(text, f"^(?:{pattern})$")
+                _refuse_text(
+                    pc.invert(ok),
                     f"{{value!r}} does not match the pattern {pattern!r} of {name}",
                     text=text,
                     file=file,
                     rows=rows,
                     column=name,
                 )
-            starts = text.str[:1].isin(FORMULA_PREFIXES).fillna(False).astype(bool).to_numpy()
-            _refuse_codes(
-                codes,
-                starts,
+            _refuse_text(
+                pc.match_substring_regex(text, _FORMULA_START),
                 "{value!r} starts with a character that spreadsheets run as a formula "
                 f"({' '.join(FORMULA_PREFIXES)}); such text is not published",
                 text=text,
@@ -246,54 +246,69 @@ def _check_frame(
                 column=name,
             )
         elif spec.get("type") in ("number", "integer"):
-            values = pd.to_numeric(column, errors="coerce").astype(float)
+            if column.dtype == np.float64:
+                values = column.to_numpy()
+            else:
+                values = pd.to_numeric(column, errors="coerce").to_numpy(
+                    dtype=float, na_value=np.nan
+                )
             _refuse(
-                np.isinf(values.to_numpy()),
+                np.isinf(values),
                 "{value!r} is not a finite number",
                 df=column,
                 file=file,
                 rows=rows,
                 column=name,
             )
-            for key, outside in (
-                ("minimum", values < constraints.get("minimum", -np.inf)),
-                ("maximum", values > constraints.get("maximum", np.inf)),
-            ):
-                if key in constraints:
-                    _refuse(
-                        outside,
-                        f"{{value!r}} is outside the range of {name} "
-                        f"({constraints.get('minimum', '-inf')} to "
-                        f"{constraints.get('maximum', 'inf')})",
-                        df=column,
-                        file=file,
-                        rows=rows,
-                        column=name,
+            for key in ("minimum", "maximum"):
+                if key not in constraints:
+                    continue
+                with np.errstate(invalid="ignore"):
+                    outside = (
+                        values < constraints[key] if key == "minimum" else values > constraints[key]
                     )
+                _refuse(
+                    outside,
+                    f"{{value!r}} is outside the range of {name} "
+                    f"({constraints.get('minimum', '-inf')} to "
+                    f"{constraints.get('maximum', 'inf')})",
+                    df=column,
+                    file=file,
+                    rows=rows,
+                    column=name,
+                )
 
 
-def _refuse_codes(
-    codes: np.ndarray,
-    bad: np.ndarray,
+_FORMULA_START = "^[" + "".join("\\" + c for c in FORMULA_PREFIXES) + "]"
+
+
+def _arrow_text(column: pd.Series) -> pa.Array:
+    """The column's cells as Arrow text (``str()`` of each), missing ones null."""
+    if isinstance(column.dtype, pd.StringDtype) or column.dtype == object:
+        try:
+            return pa.array(column.to_numpy(dtype=object), pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # cells that are not text
+            pass
+    values = column.astype("string").to_numpy(dtype=object, na_value=None)
+    return pa.array(values, pa.large_string(), from_pandas=True)
+
+
+def _refuse_text(
+    mask: pa.Array,
     message: str,
     *,
-    text: pd.Series,
+    text: pa.Array,
     file: str,
     rows: pd.Series | None,
     column: str,
 ) -> None:
-    """:func:`_refuse` for a factorized column: ``bad`` marks its distinct values (``text``),
-    ``codes`` (-1: missing, never refused) places them in the rows."""
-    if not bad.any():
+    """:func:`_refuse` for a mask over Arrow ``text`` (null: not refused)."""
+    hits = pc.fill_null(mask, False)
+    if not pc.any(hits).as_py():
         return
-    hit = np.append(bad, False)[codes]  # code -1 takes the appended False
+    values = pd.Series(text.to_pylist(), dtype=object)
     _refuse(
-        hit,
-        message,
-        df=pd.Series(text.to_numpy()[codes.clip(0)]),
-        file=file,
-        rows=rows,
-        column=column,
+        hits.to_numpy(zero_copy_only=False), message, df=values, file=file, rows=rows, column=column
     )
 
 
