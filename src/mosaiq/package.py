@@ -145,16 +145,16 @@ def _csv_cells(col: pd.Series, order: np.ndarray) -> pa.Array:
     quotes it (a delimiter, a quote or the line terminator in it), missing values empty."""
     if col.dtype == "float64":
         values = col.to_numpy()[order]
-        # Each distinct value (by its bits: -0.0 is not 0.0) is formatted once, by Python's
-        # repr (numpy's shortest repr gives the same text, slower).
+        # Each distinct value (by its bits: -0.0 is not 0.0) is formatted once.
         codes, bits = pd.factorize(values.view(np.int64))
-        texts = ["" if v != v else repr(v) for v in bits.view(np.float64).tolist()]
-        return pa.array(texts, pa.large_string()).take(pa.array(codes))
+        return _float_texts(bits.view(np.float64)).take(pa.array(codes))
     if col.dtype == "Int64":
         ints = pa.array(col.array, pa.int64()).take(pa.array(order))
         return pc.fill_null(pc.cast(ints, pa.large_string()), "")
     objects = col.to_numpy(dtype=object, na_value=None)[order]  # type: ignore[call-overload]
     text = pa.array(objects, pa.large_string())
+    if not _has_special_bytes(text):  # most columns: one scan of the bytes decides
+        return pc.fill_null(text, "")
     quote = pc.match_substring_regex(text, _NEEDS_QUOTES)
     if pc.any(quote).as_py():
         quote_mark = _text('"')
@@ -162,6 +162,44 @@ def _csv_cells(col: pd.Series, order: np.ndarray) -> pa.Array:
         quoted = pc.binary_join_element_wise(quote_mark, escaped, quote_mark, _text(""))
         text = pc.if_else(quote, quoted, text)
     return pc.fill_null(text, "")
+
+
+_FEW_VALUES = 256
+"""Below this many distinct values, ``repr`` each; above, Arrow's cast (the fewer calls win)."""
+
+
+def _float_texts(values: np.ndarray) -> pa.Array:
+    """Python's ``repr`` of each value (NaN: empty), vectorised.
+
+    Arrow's cast gives the same shortest round-trip digits as ``repr``, but it writes an
+    integral value without ``.0`` and picks scientific notation by its own rule: so its text is
+    taken where ``repr`` is positional (1e-4 <= |v| < 1e16) and Arrow's is too (no ``e``),
+    with ``.0`` added where it has no point; every other value is given to ``repr``."""
+    if len(values) < _FEW_VALUES:
+        return pa.array(["" if v != v else repr(v) for v in values.tolist()], pa.large_string())
+    nan = np.isnan(values)
+    text = pc.cast(pa.array(values, mask=nan if nan.any() else None), pa.large_string())
+    with np.errstate(invalid="ignore"):
+        size = np.abs(values)
+        other = ((size < 1e-4) & (size != 0)) | (size >= 1e16)  # infinities too
+    other |= pc.fill_null(pc.match_substring(text, "e"), False).to_numpy(zero_copy_only=False)
+    point = pc.fill_null(pc.match_substring(text, "."), True)
+    text = pc.if_else(point, text, pc.binary_join_element_wise(text, _text(".0"), _text("")))
+    if other.any():
+        exact = [repr(v) for v in values[other].tolist()]
+        text = pc.replace_with_mask(text, pa.array(other), pa.array(exact, pa.large_string()))
+    return pc.fill_null(text, "")
+
+
+def _has_special_bytes(text: pa.Array) -> bool:
+    """Whether any value of a fresh large_string array holds a quote, a comma or a line feed
+    (a scan of its data buffer: no byte of a multi-byte UTF-8 character is one of those)."""
+    _validity, offsets, data = text.buffers()
+    if data is None or not len(text):
+        return False
+    used = np.frombuffer(offsets, dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+    raw = np.frombuffer(data, dtype=np.uint8)[int(used[0]) : int(used[-1])]
+    return bool(((raw == ord('"')) | (raw == ord(",")) | (raw == ord("\n"))).any())
 
 
 def _cast(col: pd.Series, dtype: str, table: str, name: str) -> pd.Series:
