@@ -12,7 +12,6 @@ that runs adapters: later stages read the package as written (descriptor and sch
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,7 +29,14 @@ from mosaiq.harmonise import (
     straightlined,
 )
 from mosaiq.layout import BUILT, NOT_BUILT_ABSENT, catalogue_facts, package_dir, read_descriptor
-from mosaiq.package import empty_columns, table_to_csv, write_files_atomically, yaml_bytes
+from mosaiq.package import (
+    Content,
+    empty_columns,
+    table_csv_chunks,
+    table_to_csv,
+    write_files_atomically,
+    yaml_bytes,
+)
 from mosaiq.paq import CENTRINGS, LIKERT_5, PAQ_IDS, Scale
 from mosaiq.schema import CLIP_FK, TableSpec, compose, field_names
 from mosaiq.settings import data_version, load_params, param
@@ -290,7 +296,7 @@ def _write(
     schemas = schemas_for(root, declared, params)
     tables = built.tables if built else {}
     empty = built.empty if built else {}
-    files: dict[Path, bytes | Callable[[], bytes]] = {}
+    files: dict[Path, Content] = {}
     counts: dict[str, int] = {}
     for name in PACKAGE_TABLES:
         schema = schemas[name]
@@ -308,9 +314,9 @@ def _write(
         df = tables.get(name)
         if df is None:
             df = pd.DataFrame({c: pd.Series(dtype="object") for c in field_names(schema)})
-        # rendered as it is staged: one table's CSV bytes in memory at a time
+        # rendered as it is staged, and streamed: one block of rows in memory at a time
         files[pkg / "data" / f"{name}.csv"] = partial(
-            table_to_csv,
+            table_csv_chunks,
             df,
             schema,
             sort_by=specs[name].sort_by,

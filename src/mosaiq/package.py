@@ -17,7 +17,7 @@ import csv
 import glob
 import io
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,19 @@ def table_to_csv(
     ``empty`` names schema columns that hold no value in any row: they are not in ``df`` (or
     are, all missing) and are written as empty cells without ever being materialised.
     """
+    return b"".join(table_csv_chunks(df, schema, sort_by=sort_by, table=table, empty=empty))
+
+
+def table_csv_chunks(
+    df: pd.DataFrame,
+    schema: Mapping[str, Any],
+    *,
+    sort_by: Sequence[str] | None = None,
+    table: str = "table",
+    empty: Collection[str] = (),
+) -> Iterator[bytes | memoryview]:
+    """The bytes of :func:`table_to_csv`, a block of rows at a time (the header first): a
+    writer that streams them holds one block, never the whole file."""
     names = field_names(schema)
     blank = set(empty)
     missing = [n for n in names if n not in df.columns and n not in blank]
@@ -68,9 +81,11 @@ def table_to_csv(
     csv.writer(header, lineterminator="\n").writerow(names)
     head = header.getvalue().encode("utf-8")
     if not len(df):
-        return head
+        yield head
+        return
     if len(names) == 1:  # the csv module writes a lone empty cell as ""
-        return head + _csv_module_rows(df[names[0]], dtypes[names[0]], table, order)
+        yield head + _csv_module_rows(df[names[0]], dtypes[names[0]], table, order)
+        return
     columns: list[pd.Series | None] = [
         None
         if name not in df.columns or _is_null_column(df[name])
@@ -78,10 +93,9 @@ def table_to_csv(
         for name in names
     ]
     # A block of rows at a time, so that Arrow's intermediate columns stay small.
-    parts: list[bytes | memoryview] = [head]
+    yield head
     for start in range(0, len(order), _ROWS_PER_BLOCK):
-        parts.append(_csv_block(columns, order[start : start + _ROWS_PER_BLOCK]))
-    return b"".join(parts)
+        yield _csv_block(columns, order[start : start + _ROWS_PER_BLOCK])
 
 
 _ROWS_PER_BLOCK = 16_384
@@ -252,11 +266,16 @@ def _running(pid: int) -> bool:
     return True
 
 
-def write_files_atomically(files: Mapping[Path, bytes | Callable[[], bytes]]) -> list[Path]:
+Content = bytes | Callable[[], bytes | Iterable[bytes | memoryview]]
+"""A file's bytes, or a function that renders them: whole, or as an iterable of chunks."""
+
+
+def write_files_atomically(files: Mapping[Path, Content]) -> list[Path]:
     """Write every file under a temporary name, then rename them all into place.
 
     A file's content may be given as a function that renders it: it is called when that file
-    is staged, so that only one rendered file is held in memory at a time.
+    is staged, so that only one rendered file is held in memory at a time; a function that
+    returns chunks (an iterable of bytes) is streamed to disk, one chunk held at a time.
 
     Nothing is renamed unless every file was written; a failure removes the temporaries and
     leaves the existing files as they were. Files whose bytes are unchanged are not rewritten
@@ -268,13 +287,27 @@ def write_files_atomically(files: Mapping[Path, bytes | Callable[[], bytes]]) ->
             data = content() if callable(content) else content
             path.parent.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(path)
-            if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
-                continue
+            chunks: Iterable[bytes | memoryview]
+            if isinstance(data, bytes | bytearray | memoryview):
+                same = path.is_file() and path.stat().st_size == len(data)
+                if same and path.read_bytes() == data:
+                    continue
+                chunks, streamed = (bytes(data),), False
+            else:
+                chunks, streamed = data, True
             tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            with tmp.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                with tmp.open("wb") as fh:
+                    for chunk in chunks:
+                        fh.write(chunk)
+                    fh.flush()
+                    if streamed and _same_bytes(tmp, path):
+                        tmp.unlink()
+                        continue
+                    os.fsync(fh.fileno())
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
             staged.append((tmp, path))
     except BaseException:
         for tmp, _ in staged:
@@ -283,6 +316,19 @@ def write_files_atomically(files: Mapping[Path, bytes | Callable[[], bytes]]) ->
     for tmp, path in staged:
         os.replace(tmp, path)
     return [path for _, path in staged]
+
+
+def _same_bytes(a: Path, b: Path, block: int = 1 << 20) -> bool:
+    """Whether the files ``a`` and ``b`` hold the same bytes (``b`` may be absent)."""
+    if not b.is_file() or a.stat().st_size != b.stat().st_size:
+        return False
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            x, y = fa.read(block), fb.read(block)
+            if x != y:
+                return False
+            if not x:
+                return True
 
 
 def read_table(path: Path, schema: Mapping[str, Any]) -> pd.DataFrame:

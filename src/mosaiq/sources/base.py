@@ -9,6 +9,7 @@ column names, ID rules, its rating scale, its quirks. It declares them in one :c
 
 from __future__ import annotations
 
+import codecs
 import io
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -279,10 +280,11 @@ def read_csv_text(
     data = path.read_bytes()
     if not data:
         raise InputError("file is empty", file=path)
-    try:
-        data.decode(encoding)  # only checked: the parser reads the bytes
-    except UnicodeDecodeError as exc:
-        raise decoding_error(path, data, exc, encoding) from exc
+    if not _decodes(data, encoding):  # only checked: the parser reads the bytes
+        try:
+            data.decode(encoding)  # the whole file, for the position of the first bad byte
+        except UnicodeDecodeError as exc:
+            raise decoding_error(path, data, exc, encoding) from exc
     check_field_counts(path, data, encoding)
     unreadable = (pd.errors.ParserError, pd.errors.EmptyDataError)
     try:
@@ -316,6 +318,19 @@ def read_csv_text(
     if df.empty:
         raise InputError("file has a header but no data rows", file=path)
     return df.reset_index(drop=True)
+
+
+def _decodes(data: bytes, encoding: str, block: int = 1 << 22) -> bool:
+    """Whether ``data`` decodes in ``encoding``, checked a block at a time (no copy of the
+    whole file as text)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), block):
+            decoder.decode(view[start : start + block], final=start + block >= len(data))
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def require_columns(df: pd.DataFrame, expected: Sequence[str], *, file: Path | str) -> None:

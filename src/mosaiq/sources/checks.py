@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,51 +113,55 @@ def _widths_agree(data: bytes) -> bool:
     buf = np.frombuffer(data, dtype=np.uint8, offset=3 if bom else 0)
     if not len(buf):
         return False
-    inside: np.ndarray | None = None
-    if b'"' in data:
-        quotes = np.flatnonzero(buf == _QUOTE)
+    quotes = np.flatnonzero(buf == _QUOTE) if b'"' in data else np.empty(0, dtype=np.int64)
+    if len(quotes):
         if len(quotes) % 2:
             return False
         before = np.where(quotes > 0, buf[np.maximum(quotes - 1, 0)], _LF)
         after = np.where(quotes + 1 < len(buf), buf[np.minimum(quotes + 1, len(buf) - 1)], _LF)
         opening, closing = quotes[0::2], quotes[1::2]
-        opens_ok = np.isin(before[0::2], (_COMMA, _LF)) | (quotes[0::2] == 0)
+        opens_ok = np.isin(before[0::2], (_COMMA, _LF)) | (opening == 0)
         # a doubled quote inside a quoted field: a closing quote right before an opening one
         opens_ok[1:] |= opening[1:] == closing[:-1] + 1
         closes_ok = np.isin(after[1::2], (_COMMA, _LF, _CR, _QUOTE))
         if not (opens_ok.all() and closes_ok.all()):
             return False
-        # the bytes between each opening quote and its closing one
-        lengths = closing - opening - 1
-        total = int(lengths.sum())
-        first = np.repeat(np.cumsum(lengths) - lengths, lengths)
-        inside = np.repeat(opening + 1, lengths) + (np.arange(total) - first)
-    is_comma = buf == _COMMA
-    is_lf = buf == _LF
-    if inside is not None:
-        is_comma[inside] = False
-        is_lf[inside] = False
-    ends = np.flatnonzero(is_lf)
-    if b"\r" in data:  # only as the first half of a CRLF line end, outside quotes
-        is_cr = buf == _CR
-        if inside is not None:
-            is_cr[inside] = False
-        if not np.isin(np.flatnonzero(is_cr) + 1, ends).all():
-            return False
+
+    def outside(positions: np.ndarray) -> np.ndarray:
+        """Those of ``positions`` outside quotes (an even number of quotes before them)."""
+        if not len(quotes):
+            return positions
+        return positions[np.searchsorted(quotes, positions) % 2 == 0]
+
+    ends = outside(np.flatnonzero(buf == _LF))
+    crs = outside(np.flatnonzero(buf == _CR)) if b"\r" in data else ends[:0]
+    if not np.isin(crs + 1, ends).all():  # a CR only as the first half of a CRLF line end
+        return False
     if not len(ends) or ends[-1] != len(buf) - 1:
         ends = np.append(ends, len(buf))  # a last record without a line end
     starts = np.concatenate(([0], ends[:-1] + 1))
     length = ends - starts
     # a record's length without a CR before its line end: zero is a blank line, no row
     tail_cr = np.zeros(len(ends), dtype=bool)
-    inside = (ends > 0) & (length > 0)
-    tail_cr[inside] = buf[ends[inside] - 1] == _CR
+    filled = (ends > 0) & (length > 0)
+    tail_cr[filled] = buf[ends[filled] - 1] == _CR
     blank = (length - tail_cr) == 0
     if blank[0]:
         return False
-    commas = np.add.reduceat(is_comma, np.minimum(starts, len(buf) - 1), dtype=np.int64)
-    commas[length == 0] = 0  # reduceat gives the element itself for an empty span
+    # Commas per record, counted over groups of records of about _SCAN_BYTES (the positions
+    # of one group's commas are all that is held).
+    commas = np.zeros(len(ends), dtype=np.int64)
+    cuts = np.searchsorted(starts, np.arange(_SCAN_BYTES, len(buf), _SCAN_BYTES))
+    cuts = np.unique(np.concatenate(([0], cuts, [len(ends)])))
+    for first, stop in itertools.pairwise(cuts):
+        low, high = int(starts[first]), min(int(ends[stop - 1]) + 1, len(buf))
+        at = outside(np.flatnonzero(buf[low:high] == _COMMA) + low)
+        record = np.searchsorted(ends[first:stop], at)
+        commas[first:stop] = np.bincount(record, minlength=stop - first)
     return bool((commas[~blank] == commas[0]).all())
+
+
+_SCAN_BYTES = 1 << 22
 
 
 def decoding_error(path: Path, data: bytes, exc: UnicodeDecodeError, encoding: str) -> InputError:
@@ -289,7 +294,7 @@ def _arrow_text(column: pd.Series) -> pa.Array:
             return pa.array(column.to_numpy(dtype=object), pa.large_string(), from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # cells that are not text
             pass
-    values = column.astype("string").to_numpy(dtype=object, na_value=None)
+    values = column.astype("string").to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     return pa.array(values, pa.large_string(), from_pandas=True)
 
 
