@@ -197,6 +197,8 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
     harmonisation: dict[str, Any] = {}
     if scale is not None:
         responses, exclusions = apply_quality_rules(src, scale, quality)
+        # The build holds one frame of responses: the adapter's, in raw order, is let go.
+        src.responses = responses
         centring = param(params, "build.harmonise.centring", "scale_midpoint")
         if centring not in CENTRINGS:
             raise MosaiqError(
@@ -220,6 +222,7 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
     clips = src.clips.drop(columns=empty).merge(
         clip_aggregates(declared, responses, "clip_id"), on="clip_id", how="inner"
     )
+    src.clips = clips  # and one frame of clips
     if declared.finish_clips is not None:
         clips = declared.finish_clips(clips)
     languages = clip_aggregates(declared, responses, ["clip_id", "language"])
