@@ -186,10 +186,13 @@ class _Built:
     harmonisation: dict[str, Any]
     empty: dict[str, list[str]] = field(default_factory=dict)
     """Columns of a table that the source leaves empty in every row: not in its frame."""
+    schemas: dict[str, dict] = field(default_factory=dict)
+    """The package's Table Schemas, composed once per build."""
 
 
 def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str, Any]) -> _Built:
-    check_source_tables(src, schemas_for(root, declared, params), clips_file=src.clips_file)
+    schemas = schemas_for(root, declared, params)
+    check_source_tables(src, schemas, clips_file=src.clips_file)
     scale = declared.scale
     angle_table = param(params, "build.harmonise.angle_table", "aletta2024")
     quality = param(params, "build.harmonise.quality", {}) or {}
@@ -248,6 +251,7 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
         },
         harmonisation=harmonisation,
         empty={"clips": empty},
+        schemas=schemas,
     )
 
 
@@ -296,7 +300,7 @@ def _write(
     ds = declared.dataset_id
     pkg = package_dir(root, ds)
     specs = table_specs(declared)
-    schemas = schemas_for(root, declared, params)
+    schemas = built.schemas if built else schemas_for(root, declared, params)
     tables = built.tables if built else {}
     empty = built.empty if built else {}
     files: dict[Path, Content] = {}
