@@ -379,13 +379,17 @@ def numeric(
         given = np.zeros(len(values), dtype=bool)
     else:
         cells = df[columns].to_numpy(dtype=object).ravel(order="F")
-        values = np.asarray(pd.to_numeric(cells, errors="coerce"), dtype=float)
-        given = pd.notna(cells)
-        retry = np.flatnonzero(np.isnan(values) & given)
+        # Each distinct text is parsed once (ratings repeat a lot); code -1 is a missing cell.
+        codes, texts = pd.factorize(cells, use_na_sentinel=True)
+        parsed = np.asarray(pd.to_numeric(texts, errors="coerce"), dtype=float)
+        filled = np.ones(len(texts), dtype=bool)
+        retry = np.flatnonzero(np.isnan(parsed))
         if len(retry):  # white space the parser does not skip: strip, as str.strip does
-            stripped = np.array([str(v).strip() for v in cells[retry]], dtype=object)
-            values[retry] = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=float)
-            given[retry[stripped == ""]] = False
+            stripped = np.array([str(v).strip() for v in texts[retry]], dtype=object)
+            parsed[retry] = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=float)
+            filled[retry[stripped == ""]] = False
+        values = np.append(parsed, np.nan)[codes]
+        given = np.append(filled, False)[codes]
     values2d = values.reshape(shape, order="F")
     masks = [(np.isnan(values) & given, "not a number: {value!r}")]
     if integer:
