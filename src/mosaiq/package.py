@@ -119,8 +119,13 @@ def _csv_block(columns: list[pd.Series | None], rows: np.ndarray) -> memoryview:
         segments.append(_text("," * (run - 1)))
     if not any(isinstance(s, pa.Array) for s in segments):
         return memoryview((("," * (len(columns) - 1) + "\n") * len(rows)).encode("utf-8"))
+    # the line end goes on the last segment, so that the lines are built in one pass
+    last = segments[-1]
+    if isinstance(last, pa.Array):
+        segments[-1] = pc.binary_join_element_wise(last, _text("\n"), _text(""))
+    else:
+        segments[-1] = _text(last.as_py() + "\n")
     lines = pc.binary_join_element_wise(*segments, _text(","))
-    lines = pc.binary_join_element_wise(lines, _text(""), _text("\n"))
     return _string_bytes(lines)
 
 
@@ -165,8 +170,14 @@ def _csv_cells(col: pd.Series, order: np.ndarray) -> pa.Array:
     if col.dtype == "Int64":
         ints = pa.array(col.array, pa.int64()).take(pa.array(order))
         return pc.fill_null(pc.cast(ints, pa.large_string()), "")
-    objects = col.to_numpy(dtype=object, na_value=None)[order]  # type: ignore[call-overload]
-    text = pa.array(objects, pa.large_string())
+    # pandas' own text array (str and NA, which Arrow reads as null) where it has one: no
+    # missing-value pass over the column.
+    stored = getattr(col.array, "_ndarray", None) if isinstance(col.dtype, pd.StringDtype) else None
+    if isinstance(stored, np.ndarray) and stored.dtype == object:
+        objects = stored[order]
+    else:
+        objects = col.to_numpy(dtype=object, na_value=None)[order]  # type: ignore[call-overload]
+    text = pa.array(objects, pa.large_string(), from_pandas=True)
     if not _has_special_bytes(text):  # most columns: one scan of the bytes decides
         return pc.fill_null(text, "")
     quote = pc.match_substring_regex(text, _NEEDS_QUOTES)
