@@ -291,7 +291,7 @@ def read_csv_text(
         df = None
         if numbers and _TYPED.get():
             kinds: defaultdict[str, Any] = defaultdict(
-                lambda: str, dict.fromkeys(numbers, "float64")
+                lambda: str, dict.fromkeys(numbers, np.dtype(np.float64))
             )
             try:
                 df = pd.read_csv(
