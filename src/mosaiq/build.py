@@ -241,11 +241,14 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
             f"rows != {src.raw_rows} raw rows; every source row must be published or excluded"
         )
     licence = catalogue_facts(root)[declared.dataset_id]["licence"]
+    # columns added in place: both frames are this build's own (assign would copy them)
+    clips["licence_spdx"] = licence
+    languages["dataset_id"] = declared.dataset_id
     return _Built(
         src=src,
         tables={
-            "clips": clips.assign(licence_spdx=licence),
-            "clip_languages": languages.assign(dataset_id=declared.dataset_id),
+            "clips": clips,
+            "clip_languages": languages,
             "responses": responses,
             "exclusions": exclusions.assign(dataset_id=declared.dataset_id),
         },
