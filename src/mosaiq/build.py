@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mosaiq.errors import MosaiqError, RawInputAbsent
@@ -222,8 +223,11 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
     # Columns the source declares empty (Arrow null columns) are carried by name only.
     empty = empty_columns(src.clips)
     # Clips whose every response was excluded carry no rating: they are not published.
-    clips = src.clips.drop(columns=empty).merge(
-        clip_aggregates(declared, responses, "clip_id"), on="clip_id", how="inner"
+    licence = catalogue_facts(root)[declared.dataset_id]["licence"]
+    clips = _with_means(
+        src.clips.drop(columns=empty),
+        clip_aggregates(declared, responses, "clip_id"),
+        licence_spdx=licence,
     )
     src.clips = clips  # and one frame of clips
     if declared.finish_clips is not None:
@@ -240,10 +244,7 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
             f"{declared.dataset_id}: {len(responses)} published + {len(exclusions)} excluded "
             f"rows != {src.raw_rows} raw rows; every source row must be published or excluded"
         )
-    licence = catalogue_facts(root)[declared.dataset_id]["licence"]
-    # columns added in place: both frames are this build's own (assign would copy them)
-    clips["licence_spdx"] = licence
-    languages["dataset_id"] = declared.dataset_id
+    languages["dataset_id"] = declared.dataset_id  # in place: assign would copy the frame
     return _Built(
         src=src,
         tables={
@@ -256,6 +257,25 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
         empty={"clips": empty},
         schemas=schemas,
     )
+
+
+def _with_means(clips: pd.DataFrame, means: pd.DataFrame, **constants: Any) -> pd.DataFrame:
+    """``clips.merge(means, on="clip_id", how="inner").assign(**constants)``: where the clip IDs
+    are unique on both sides (as a build's are), by one lookup and a take per column, without
+    the merge's copies and hash tables of both sides."""
+    left, right = clips["clip_id"], means["clip_id"]
+    if not (left.is_unique and right.is_unique):
+        return clips.merge(means, on="clip_id", how="inner").assign(**constants)
+    where = pd.Index(right).get_indexer(left)
+    kept = np.flatnonzero(where >= 0)
+    every = len(kept) == len(clips)
+    columns: dict[str, Any] = {
+        c: (clips[c] if every else clips[c].take(kept)).array for c in clips.columns
+    }
+    for c in means.columns.drop("clip_id"):
+        columns[c] = means[c].take(where[kept]).array
+    columns.update(constants)
+    return pd.DataFrame(columns, copy=False)
 
 
 def table_specs(declared: Source) -> dict[str, TableSpec]:
