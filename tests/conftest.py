@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,6 +192,31 @@ def tiny_clip_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     (path / "open_clip_config.json").write_text(json.dumps(TINY_CLIP))
     return path
+
+
+def tiny_clap_config() -> Any:
+    """A tiny transformers ``ClapConfig`` (weights are random, from a seed)."""
+    from transformers import ClapConfig
+
+    return ClapConfig(
+        audio_config={
+            "hidden_size": 32,
+            "patch_embeds_hidden_size": 16,
+            "depths": [1, 1],
+            "num_attention_heads": [1, 2],
+            "projection_dim": 16,
+        },
+        text_config={
+            "hidden_size": 16,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 32,
+            "projection_dim": 16,
+            "vocab_size": 100,
+            "max_position_embeddings": 64,
+        },
+        projection_dim=16,
+    )
 
 
 def working_tree_copy(dest: Path) -> Path:

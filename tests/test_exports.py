@@ -133,3 +133,31 @@ def test_data_cards_carry_measured_numbers(exported):
     delta = (exported / "exports/cards/DeLTA.md").read_text()
     assert "clips (table `clips`): 2,890; responses (table `responses`): 11,650" in delta
     assert "literature counts: clips 2,980, responses 12,210" in delta
+
+
+def test_croissant_always_has_a_date_published_never_the_clock(repo, project, monkeypatch):
+    import datetime as dt
+
+    from mosaiq.errors import MosaiqError
+    from mosaiq.settings import load_params
+    from tests.conftest import set_params
+
+    committed = json.loads((repo / "exports/croissant.json").read_text())
+    params = load_params(repo)
+    assert committed["datePublished"] == export.date_published(repo, params)
+    assert dt.date.fromisoformat(committed["datePublished"])
+    # before a release: params.yaml release.date; CITATION.cff's date-released wins once set
+    assert export.date_published(project, load_params(project)) == str(params["release"]["date"])
+    (project / "CITATION.cff").write_text("cff-version: 1.2.0\ndate-released: 2031-02-03\n")
+    assert export.date_published(project, load_params(project)) == "2031-02-03"
+    (project / "CITATION.cff").unlink()
+
+    def no_date(p):
+        p["release"]["date"] = None
+
+    set_params(project, no_date)
+    with pytest.raises(MosaiqError, match=r"set release\.date in params\.yaml"):
+        export.date_published(project, load_params(project))
+    set_params(project, lambda p: p["release"].update(date="24/11/2026"))
+    with pytest.raises(MosaiqError, match=r"release\.date: '24/11/2026' is not a date"):
+        export.date_published(project, load_params(project))

@@ -138,7 +138,7 @@ def test_plot_delegates_to_soundscapy(built_isd, tmp_path):
 def test_each_task_has_a_small_flat_metrics_file(repo):
     import yaml as _yaml
 
-    from mosaiq.benchmark.baselines import headline
+    from mosaiq.benchmark.baselines import headline, task_headline
 
     result = json.loads((repo / "benchmark/results/isd_iso.json").read_text())
     flat = headline(result)
@@ -149,5 +149,25 @@ def test_each_task_has_a_small_flat_metrics_file(repo):
         assert row["ISOPleasant_rmse"] == details["mean_ISOPleasant"]["rmse"]
         assert row["iso_plane_quadrant_accuracy"] == details["iso_plane"]["quadrant_accuracy"]
         assert len(row) == len(details)  # one headline number per target
+    by_target = repo / "benchmark/metrics_by_target/isd_iso.json"
+    assert json.loads(by_target.read_text()) == flat
+    # the task's row: the headline metric averaged over its targets, one number per baseline
+    row = task_headline(result)
+    assert json.loads((repo / "benchmark/metrics/isd_iso.json").read_text()) == row
+    assert row["metric"] == "rmse" and set(row) == {"metric", *scored}
+    for baseline in scored:
+        assert row[baseline] == result["baselines"][baseline]["summary"]["rmse"]
     stage = _yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["baselines"]
     assert [next(iter(m)) for m in stage["metrics"]] == ["benchmark/metrics"]
+    assert "benchmark/metrics_by_target" in [next(iter(o)) for o in stage["outs"]]
+
+
+def test_dvc_metrics_show_is_a_narrow_table(repo):
+    """`dvc metrics show` with no target: one row per task, a few columns (it was ~800 wide)."""
+    out = run([str(BIN / "dvc"), "metrics", "show"], cwd=repo).stdout
+    lines = out.splitlines()
+    tasks = sorted(p.stem for p in (repo / "benchmark/metrics").glob("*.json"))
+    assert [line.split()[0] for line in lines[1:]] == [f"benchmark/metrics/{t}.json" for t in tasks]
+    header = lines[0].split()
+    assert header[0] == "Path" and "metric" in header and len(header) <= 10
+    assert max(len(line) for line in lines) <= 220

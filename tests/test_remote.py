@@ -6,8 +6,12 @@ from __future__ import annotations
 import configparser
 import hashlib
 import json
+import os
 import re
+import shutil
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -160,8 +164,6 @@ def test_a_fresh_clone_pulls_from_the_http_remote_without_credentials(tmp_path):
 def _use_s3(repo: Path, server: S3Server, path: str) -> None:
     run([DVC, "remote", "modify", "s3", "url", f"s3://{server_bucket()}/{path}"], cwd=repo)
     run([DVC, "remote", "modify", "--local", "s3", "endpointurl", server.endpoint], cwd=repo)
-    run([DVC, "remote", "modify", "--local", "s3", "connect_timeout", "3"], cwd=repo)
-    run([DVC, "remote", "modify", "--local", "s3", "read_timeout", "10"], cwd=repo)
 
 
 def server_bucket() -> str:
@@ -280,3 +282,82 @@ def test_an_interrupted_push_resumes_without_resending(tmp_path):
         )
     finally:
         server.stop(kill=True)
+
+
+class HangingServer:
+    """Accepts TCP connections on 127.0.0.1 and never answers: a stuck endpoint, not a closed
+    port."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def hanging():
+    server = HangingServer()
+    yield server
+    server.close()
+
+
+def _tiny_repo(root: Path) -> Path:
+    """A git + DVC repository with the committed remote configuration and one tracked file."""
+    root.mkdir()
+    run(["git", "init", "-q"], cwd=root)
+    run([DVC, "init", "-q"], cwd=root)
+    for name in (".dvc/config", ".dvc/aws-retries.ini"):
+        (root / name).write_bytes((REPO / name).read_bytes())
+    (root / "ratings.csv").write_text("clip,score\na,1\n")
+    run([DVC, "add", "-q", "ratings.csv"], cwd=root)
+    return root
+
+
+def test_a_hanging_s3_endpoint_fails_within_30_s(hanging, tmp_path):
+    """The committed `s3` remote config bounds every wait: a push and a pull (run side by side)
+    against a server that accepts connections and never answers stop with a timeout error in
+    under 30 s."""
+    # only the committed configuration: none of the machine's own AWS settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | client_env()
+    procs = {}
+    for command in ("push", "pull"):
+        repo = _tiny_repo(tmp_path / command)
+        endpoint = f"http://127.0.0.1:{hanging.port}"
+        run([DVC, "remote", "modify", "--local", "s3", "endpointurl", endpoint], cwd=repo)
+        if command == "pull":
+            shutil.rmtree(repo / ".dvc" / "cache")
+            (repo / "ratings.csv").unlink()
+        procs[command] = (
+            time.monotonic(),
+            subprocess.Popen(
+                [DVC, command, "-r", "s3"],
+                cwd=repo,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ),
+        )
+    for command, (started, proc) in procs.items():
+        message, _ = proc.communicate(timeout=120)
+        elapsed = time.monotonic() - started
+        assert proc.returncode != 0, message
+        assert elapsed < 30, f"{command} took {elapsed:.0f} s against a hanging endpoint"
+        assert "timeout" in message.lower() and str(hanging.port) in message, message

@@ -91,22 +91,17 @@ def test_bad_type(pkg):
     }
 
 
-def test_out_of_range(pkg):
-    set_cell(pkg / "data/responses.csv", 4, "PAQ3_eventful", "7")
-    set_cell(pkg / "data/responses.csv", 6, "traffic_noise", "0")
-    assert both(pkg, "responses") == {
-        ("constraint-error", 4, "PAQ3_eventful"),
-        ("constraint-error", 6, "traffic_noise"),
-    }
-
-
-def test_bad_enum_and_pattern(pkg):
-    set_cell(pkg / "data/responses.csv", 3, "gender", "other")
-    set_cell(pkg / "data/responses.csv", 8, "language", "english")
-    assert both(pkg, "responses") == {
-        ("constraint-error", 3, "gender"),
-        ("constraint-error", 8, "language"),
-    }
+@pytest.mark.parametrize(
+    "cells",
+    [
+        pytest.param([(4, "PAQ3_eventful", "7"), (6, "traffic_noise", "0")], id="out_of_range"),
+        pytest.param([(3, "gender", "other"), (8, "language", "english")], id="enum_and_pattern"),
+    ],
+)
+def test_constraint_errors(pkg, cells):
+    for row, field, value in cells:
+        set_cell(pkg / "data/responses.csv", row, field, value)
+    assert both(pkg, "responses") == {("constraint-error", row, field) for row, field, _ in cells}
 
 
 def test_missing_required(pkg):

@@ -15,6 +15,7 @@ HELP = (
     "  catalogue    Build the catalogue: facts of every source with counts...\n"
     "  validate     Validate every package (Table Schema + semantic checks);...\n"
     "  info         What is built here: status and counts per dataset, and the...\n"
+    "  pull         `dvc pull` of the packages; says per dataset what to do...\n"
     "  media        Which clips resolve to a usable audio file (headers only;...\n"
     "  export       Write exports/: Parquet tables with a dataset card,...\n"
     "  release      Cut benchmark release X.Y.Z (manifest, changelog,...\n"

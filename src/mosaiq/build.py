@@ -11,6 +11,7 @@ that runs adapters: later stages read the package as written (descriptor and sch
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -42,7 +43,7 @@ from mosaiq.paq import CENTRINGS, LIKERT_5, PAQ_IDS, Scale
 from mosaiq.schema import CLIP_FK, TableSpec, compose, field_names
 from mosaiq.settings import data_version, load_params, param
 from mosaiq.sources import source
-from mosaiq.sources.base import Source, SourceTables, exclusions_frame, read_source
+from mosaiq.sources.base import Source, SourceTables, exclusions_frame, raw_file, read_source
 from mosaiq.sources.checks import check_source_tables
 
 SHARED_REASONS = {
@@ -176,8 +177,28 @@ def build_dataset(root: Path, dataset: str) -> BuildResult:
         result = _write(
             root, declared, params, _harmonise(root, declared, tables, params), status=BUILT
         )
+        result.note = _recognised(root, params, declared, tables)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _recognised(root: Path, params: dict[str, Any], declared: Source, src: SourceTables) -> str:
+    """Which raw files were read in place of an absent file named in params (recognised by
+    their columns), and the params.yaml line that names each for good."""
+    by_role = {raw.role: raw for raw in declared.raw_files if raw.layouts}
+    said = []
+    for found in src.inputs:
+        raw = by_role.get(found.role)
+        if raw is None:
+            continue
+        named = raw_file(root, params, declared.dataset_id, raw.key)
+        if named is not None and named.resolve() != found.path.resolve():
+            said.append(
+                f"read {found.path.name} for {raw.param} ({named.name} is absent; recognised by "
+                f"its columns; to name it, set `{raw.key}: {json.dumps(found.path.name)}` "
+                f"under build.{declared.dataset_id} in params.yaml)"
+            )
+    return "; ".join(said)
 
 
 @dataclass

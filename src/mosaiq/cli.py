@@ -75,6 +75,8 @@ def build(
     )
     for code, n in result.exclusions_by_reason.items():
         typer.echo(f"  excluded {code}: {n:,}")
+    if result.note:
+        typer.echo(f"  note: {result.note}")
     typer.echo(f"  files rewritten: {len(result.written)}")
 
 
@@ -166,7 +168,7 @@ def info(root: Root = None) -> None:
     import json
 
     from mosaiq.layout import REPORT_PATH, how_to_get, read_descriptor
-    from mosaiq.settings import DATASETS
+    from mosaiq.pull import DATASETS, public_remote_line
 
     base = _root(root)
     report_path = base / REPORT_PATH
@@ -176,6 +178,7 @@ def info(root: Root = None) -> None:
         if descriptor is None:
             typer.echo(f"{ds:6} not built: no package")
             typer.echo(f"       to get it: {how_to_get(ds)}")
+            typer.echo(f"       public DVC remote: {public_remote_line(ds)}")
             continue
         meta = descriptor.get("mosaiq", {})
         status = meta.get("build_status", "unknown")
@@ -192,6 +195,7 @@ def info(root: Root = None) -> None:
         typer.echo(line)
         if status != "built":
             typer.echo(f"       to get it: {how_to_get(ds)}")
+        typer.echo(f"       public DVC remote: {public_remote_line(ds)}")
         for raw in meta.get("raw_inputs", []):
             typer.echo(
                 f"       raw: {raw['file']} sha256 {raw['sha256'][:12]}... ({raw['rows']:,} rows)"
@@ -202,103 +206,38 @@ def info(root: Root = None) -> None:
         typer.echo(f"validation: {'passed' if report['valid'] else 'FAILED'} ({report_path})")
 
 
+@app.command()
+def pull(
+    dataset: Annotated[
+        list[str] | None, typer.Option("--dataset", "-d", help="Only these datasets.")
+    ] = None,
+    remote: Annotated[
+        str | None, typer.Option("--remote", "-r", help="DVC remote (default: the default).")
+    ] = None,
+    root: Root = None,
+) -> None:
+    """`dvc pull` of the packages; says per dataset what to do when the remote lacks it."""
+    from mosaiq.errors import MosaiqError
+    from mosaiq.pull import pull as run_pull
+
+    try:
+        status, output, sentences = run_pull(_root(root), list(dataset or []), remote)
+    except MosaiqError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if output:
+        typer.echo(output.rstrip("\n"))
+    for sentence in sentences:
+        typer.echo(sentence)
+    raise typer.Exit(status)
+
+
 features_app = typer.Typer(
     help="Features of the clips (CLIP and CLAP embeddings, acoustic indicators, "
     "segmentation summaries) as FeatureRecords.",
     no_args_is_help=True,
 )
 app.add_typer(features_app, name="features")
-
-
-@features_app.command("clip")
-def features_clip(
-    dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
-    mode: Annotated[
-        str,
-        typer.Option(
-            help="append: only clips without a record for this "
-            "feature definition; overwrite: rebuild."
-        ),
-    ] = "append",
-    limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
-    skip_missing_video: Annotated[
-        bool,
-        typer.Option(
-            "--skip-missing-video",
-            help="Skip (and list) missing or unreadable videos instead of stopping.",
-        ),
-    ] = False,
-    no_progress: Annotated[
-        bool, typer.Option("--no-progress", help="No progress bar (for logs and DVC stages).")
-    ] = False,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Compute on a local Dask cluster of N worker processes "
-            "(default: params.yaml compute.workers; 0 = in this process)."
-        ),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Compute on the running Dask cluster at this address, tcp://host:8786 "
-            "(default: params.yaml compute.scheduler)."
-        ),
-    ] = None,
-    root: Root = None,
-) -> None:
-    """CLIP embeddings of the clips' video frames (settings: params.yaml clip, video)."""
-    from mosaiq.features.clip import FeatureRunError, run
-
-    try:
-        summary = run(
-            _root(root),
-            dataset,
-            mode=mode,
-            limit=limit,
-            skip_missing_video=skip_missing_video,
-            progress=not no_progress,
-            scheduler=scheduler,
-            workers=workers,
-        )
-    except FeatureRunError as exc:
-        for line in exc.summary.lines():
-            typer.echo(line, err=True)
-        raise
-    for line in summary.lines():
-        typer.echo(line)
-
-
-def _audio_feature(
-    run: Any,
-    dataset: str,
-    mode: str,
-    limit: int | None,
-    skip_missing_media: bool,
-    no_progress: bool,
-    root: Path | None,
-    workers: int | None,
-    scheduler: str | None,
-) -> None:
-    from mosaiq.features.runner import FeatureRunError
-
-    try:
-        summary = run(
-            _root(root),
-            dataset,
-            mode=mode,
-            limit=limit,
-            skip_missing_media=skip_missing_media,
-            progress=not no_progress,
-            scheduler=scheduler,
-            workers=workers,
-        )
-    except FeatureRunError as exc:
-        for line in exc.summary.lines():
-            typer.echo(line, err=True)
-        raise
-    for line in summary.lines():
-        typer.echo(line)
 
 
 _MODE_HELP = "append: only clips without a record for this feature definition; overwrite: rebuild."
@@ -316,6 +255,55 @@ _SCHEDULER = typer.Option(
 )
 
 
+def _feature_run(run: Any, root: Path | None, dataset: str, **options: Any) -> None:
+    """Run a feature and print its summary; a run stopped by a clip prints it on stderr."""
+    from mosaiq.features.runner import FeatureRunError
+
+    try:
+        summary = run(_root(root), dataset, **options)
+    except FeatureRunError as exc:
+        for line in exc.summary.lines():
+            typer.echo(line, err=True)
+        raise
+    for line in summary.lines():
+        typer.echo(line)
+
+
+@features_app.command("clip")
+def features_clip(
+    dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
+    mode: Annotated[str, typer.Option(help=_MODE_HELP)] = "append",
+    limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
+    skip_missing_video: Annotated[
+        bool,
+        typer.Option(
+            "--skip-missing-video",
+            help="Skip (and list) missing or unreadable videos instead of stopping.",
+        ),
+    ] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress bar (for logs and DVC stages).")
+    ] = False,
+    workers: Annotated[int | None, _WORKERS] = None,
+    scheduler: Annotated[str | None, _SCHEDULER] = None,
+    root: Root = None,
+) -> None:
+    """CLIP embeddings of the clips' video frames (settings: params.yaml clip, video)."""
+    from mosaiq.features.clip import run
+
+    _feature_run(
+        run,
+        root,
+        dataset,
+        mode=mode,
+        limit=limit,
+        skip_missing_video=skip_missing_video,
+        progress=not no_progress,
+        scheduler=scheduler,
+        workers=workers,
+    )
+
+
 @features_app.command("acoustics")
 def features_acoustics(
     dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
@@ -330,16 +318,16 @@ def features_acoustics(
     """Acoustic indicators of the clips' audio, ISD names and units (params: acoustics, media)."""
     from mosaiq.features.acoustics import run_acoustics
 
-    _audio_feature(
+    _feature_run(
         run_acoustics,
-        dataset,
-        mode,
-        limit,
-        skip_missing_media,
-        no_progress,
         root,
-        workers,
-        scheduler,
+        dataset,
+        mode=mode,
+        limit=limit,
+        skip_missing_media=skip_missing_media,
+        progress=not no_progress,
+        scheduler=scheduler,
+        workers=workers,
     )
 
 
@@ -357,8 +345,16 @@ def features_clap(
     """CLAP audio embeddings of the clips (settings: params.yaml clap, media)."""
     from mosaiq.features.clap import run_clap
 
-    _audio_feature(
-        run_clap, dataset, mode, limit, skip_missing_media, no_progress, root, workers, scheduler
+    _feature_run(
+        run_clap,
+        root,
+        dataset,
+        mode=mode,
+        limit=limit,
+        skip_missing_media=skip_missing_media,
+        progress=not no_progress,
+        scheduler=scheduler,
+        workers=workers,
     )
 
 
@@ -367,20 +363,8 @@ def features_cityseg(
     dataset: Annotated[str, typer.Argument(help="ISD, ARAUS, SATP or DeLTA.")],
     mode: Annotated[str, typer.Option(help="append or overwrite.")] = "append",
     limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Compute on a local Dask cluster of N worker processes "
-            "(default: params.yaml compute.workers; 0 = in this process)."
-        ),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Compute on the running Dask cluster at this address, tcp://host:8786 "
-            "(default: params.yaml compute.scheduler)."
-        ),
-    ] = None,
+    workers: Annotated[int | None, _WORKERS] = None,
+    scheduler: Annotated[str | None, _SCHEDULER] = None,
     root: Root = None,
 ) -> None:
     """Segmentation summaries (class proportions, group ratios) from per-clip label maps."""

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -22,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from mosaiq.errors import MosaiqError
 from mosaiq.layout import BUILT, file_digest, package_dir, read_descriptor, require_descriptor
 from mosaiq.package import read_table, write_files_atomically
 from mosaiq.settings import DATASETS, data_version, load_params, param, read_yaml
@@ -271,7 +273,7 @@ def croissant(root: Path) -> dict[str, Any]:
         "conformsTo": "http://mlcommons.org/croissant/1.0",
         "version": data_version(params),
         **({"url": url} if (url := param(params, "release.url")) else {}),
-        **({"datePublished": published} if (published := _date_released(root)) else {}),
+        "datePublished": date_published(root, params),
         "license": sorted({str(v) for v in facts.loc[built(root), "licence"]}),
         "citeAs": (
             "MOSAIQ benchmark, version " + data_version(params) + "; and the source "
@@ -394,13 +396,27 @@ def _header_only(path: Path) -> bool:
         return not fh.readline().strip()
 
 
-def _date_released(root: Path) -> str | None:
+def date_published(root: Path, params: dict[str, Any]) -> str:
+    """The Croissant ``datePublished``: CITATION.cff's ``date-released`` (written by
+    ``mosaiq release``), else ``release.date`` in params.yaml (the date of the data version).
+    Never the clock: the metadata of a commit is the same bytes whenever it is exported."""
+    found: Any = None
     cff = root / "CITATION.cff"
     if cff.is_file():
-        for line in cff.read_text().splitlines():
-            if line.startswith("date-released:"):
-                return line.split(":", 1)[1].strip().strip("'\"")
-    return None
+        found = (read_yaml(cff) or {}).get("date-released")
+    where = "CITATION.cff date-released"
+    if not found:
+        found, where = param(params, "release.date"), "params.yaml release.date"
+    if not found:
+        raise MosaiqError(
+            "no publication date for the Croissant metadata: set release.date in params.yaml "
+            "(YYYY-MM-DD), or date-released in CITATION.cff (`mosaiq release` writes it)"
+        )
+    text = str(found).strip()
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise MosaiqError(f"{where}: {text!r} is not a date (YYYY-MM-DD)") from exc
 
 
 def export_croissant(root: Path) -> Path:

@@ -59,6 +59,6 @@ def how_to_get(dataset: str) -> str:
     return (
         f"build it from your own download: `mosaiq fetch {dataset}` (or put the files in "
         f"datasets/{dataset}/raw/, see the README there), then `dvc repro`; a dataset whose "
-        f"licence keeps it out of the public DVC remote cannot be pulled from it (`dvc pull -r "
-        f"NAME datasets/{dataset}` works from a private remote you pushed it to)"
+        f"licence keeps it out of the public DVC remote cannot be pulled from it (`mosaiq pull "
+        f"-d {dataset} -r NAME` works from a private remote you pushed it to)"
     )

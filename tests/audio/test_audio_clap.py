@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 # before transformers / huggingface_hub read it: no download is ever attempted
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -17,6 +16,7 @@ from mosaiq.audio.clap import definition, load_clap
 from mosaiq.audio.media import read_audio
 from mosaiq.errors import MosaiqError
 from mosaiq.layout import file_digest as sha256_file
+from tests.conftest import tiny_clap_config
 
 RATE = 48000
 
@@ -30,30 +30,6 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
 
 
-def tiny_config() -> Any:  # a transformers ClapConfig
-    from transformers import ClapConfig
-
-    return ClapConfig(
-        audio_config={
-            "hidden_size": 32,
-            "patch_embeds_hidden_size": 16,
-            "depths": [1, 1],
-            "num_attention_heads": [1, 2],
-            "projection_dim": 16,
-        },
-        text_config={
-            "hidden_size": 16,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "intermediate_size": 32,
-            "projection_dim": 16,
-            "vocab_size": 100,
-            "max_position_embeddings": 64,
-        },
-        projection_dim=16,
-    )
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A full CLAP model (audio and text towers) saved as a local directory, random weights."""
@@ -62,7 +38,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("clap")
     torch.manual_seed(123)
-    ClapModel(tiny_config()).save_pretrained(folder)
+    ClapModel(tiny_clap_config()).save_pretrained(folder)
     ClapFeatureExtractor(feature_size=64, truncation="rand_trunc").save_pretrained(folder)
     return folder
 
@@ -113,7 +89,7 @@ def test_unknown_model_offline_is_a_clear_error() -> None:
 
 
 def test_random_weights_are_seeded() -> None:
-    cfg = tiny_config()
+    cfg = tiny_clap_config()
     a = load_clap(cfg, pretrained=False, seed=7, device="cpu")
     b = load_clap(cfg, pretrained=False, seed=7, device="cpu")
     c = load_clap(cfg, pretrained=False, seed=8, device="cpu")

@@ -23,7 +23,7 @@ from mosaiq.features.clap import run_clap
 from mosaiq.features.runner import FeatureRunError
 from mosaiq.features.store import read_records
 from mosaiq.validate import validate_all
-from tests.conftest import BIN, REPO, copy_project, run, set_params
+from tests.conftest import BIN, REPO, copy_project, run, set_params, tiny_clap_config
 from tests.test_fetch import server  # noqa: F401  (the local HTTP server fixture)
 
 EXCERPTS = ("CT101", "CT102", "CT103", "CT104")
@@ -216,30 +216,6 @@ def test_bad_audio_is_named_per_clip(isd_project: Path, shared_data: Path, tmp_p
     assert len(read_records(root, "ISD", "acoustic_indicators")) == 4
 
 
-def tiny_config():  # a transformers ClapConfig, as in test_audio_clap.py
-    from transformers import ClapConfig
-
-    return ClapConfig(
-        audio_config={
-            "hidden_size": 32,
-            "patch_embeds_hidden_size": 16,
-            "depths": [1, 1],
-            "num_attention_heads": [1, 2],
-            "projection_dim": 16,
-        },
-        text_config={
-            "hidden_size": 16,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "intermediate_size": 32,
-            "projection_dim": 16,
-            "vocab_size": 100,
-            "max_position_embeddings": 64,
-        },
-        projection_dim=16,
-    )
-
-
 def test_clap_stage_with_seeded_random_weights(
     isd_project: Path, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -250,19 +226,26 @@ def test_clap_stage_with_seeded_random_weights(
 
     root = fresh(isd_project, tmp_path, edit)
     ids = arrange_media(root, shared_data, tmp_path / "media")
-    summary = run_clap(root, "ISD", progress=False, skip_missing_media=True, model=tiny_config())
+    summary = run_clap(
+        root, "ISD", progress=False, skip_missing_media=True, model=tiny_clap_config()
+    )
     assert summary.done == 4
     matrix = mosaiq.load_features("ISD", "clap", root=root)
     got = matrix.dropna()
     assert sorted(got.index) == sorted(ids) and got.shape[1] == 16
     assert np.allclose(np.linalg.norm(got.to_numpy(), axis=1), 1, atol=1e-5)
     # append: nothing left to do, no duplicate; the same seed gives the same numbers
-    again = run_clap(root, "ISD", progress=False, skip_missing_media=True, model=tiny_config())
+    again = run_clap(root, "ISD", progress=False, skip_missing_media=True, model=tiny_clap_config())
     assert again.done == 0 and again.already == 4
     other = tmp_path / "other"
     shutil.copytree(root, other)
     run_clap(
-        other, "ISD", progress=False, skip_missing_media=True, mode="overwrite", model=tiny_config()
+        other,
+        "ISD",
+        progress=False,
+        skip_missing_media=True,
+        mode="overwrite",
+        model=tiny_clap_config(),
     )
     assert np.array_equal(mosaiq.load_features("ISD", "clap", root=other).dropna(), got)
     report = validate_all(root, ["ISD"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -21,62 +20,28 @@ import mosaiq
 from mosaiq.errors import MosaiqError
 from mosaiq.features import clip as clip_features
 from mosaiq.features.store import FOLDER_INDEX, collect, load_vector, read_records
-from mosaiq.package import table_to_csv
 from mosaiq.validate import validate_all
-from tests.conftest import BIN, run, set_params, tiny_clip_dir
+from tests.conftest import BIN, run, set_params
+from tests.features.conftest import set_videos
 from tests.videos import vfr_pts, write_h264, write_mp4v
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 N_CLIPS = 8
 
 
-def set_videos(root: Path, assets: dict[str, tuple[str, float | None, float | None]]) -> None:
-    """Give clips a video asset and segment (the tables published here link no videos)."""
-    path = root / "datasets/ISD/data/clips.csv"
-    schema = yaml.safe_load((root / "datasets/ISD/schemas/clips.schema.yaml").read_text())
-    clips = mosaiq.load("ISD", "clips", root=root)
-    for cid, (asset, start, end) in assets.items():
-        row = clips["clip_id"] == cid
-        clips.loc[row, "video_asset"] = asset
-        clips.loc[row, "start_s"] = start
-        clips.loc[row, "end_s"] = end
-    path.write_bytes(table_to_csv(clips, schema))
+def write_video(path: Path, i: int) -> None:
+    """Three kinds of video: mp4v at 20 fps, H.264 of variable frame rate, H.264 at 25 fps."""
+    if i % 3 == 2:
+        write_mp4v(path, 60 + i, fps=20)
+    elif i % 3 == 1:
+        write_h264(path, 80, pts_ms=vfr_pts(80, seed=i), gop=20)
+    else:
+        write_h264(path, 75 + i, fps=25, gop=25)
 
 
 @pytest.fixture
-def fproject(built_isd, tmp_path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(built_isd, root)
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    clip_ids = mosaiq.load("ISD", "clips", root=root)["clip_id"].head(N_CLIPS).tolist()
-    assets = {}
-    for i, cid in enumerate(clip_ids):
-        name = f"v{i}.mp4"
-        if i % 3 == 2:
-            write_mp4v(videos / name, 60 + i, fps=20)
-        elif i % 3 == 1:
-            write_h264(videos / name, 80, pts_ms=vfr_pts(80, seed=i), gop=20)
-        else:
-            write_h264(videos / name, 75 + i, fps=25, gop=25)
-        assets[cid] = (name, 0.5 if i % 2 else None, 2.0 if i % 2 else None)
-    set_videos(root, assets)
-    model = tiny_clip_dir(tmp_path / "tiny-clip")
-
-    def edit(p):
-        p["video"]["ISD"]["root"] = str(videos)
-        p["clip"].update(
-            model=f"local-dir:{model}",
-            pretrained=None,
-            seed=3,
-            dtype="float32",
-            storage="shards",
-            batch_size=4,
-            checkpoint_every=3,
-        )
-
-    set_params(root, edit)
-    return root
+def fproject(clip_project, tmp_path) -> Path:
+    return clip_project(tmp_path, write_video, n=N_CLIPS, end_s=2.0, seed=3, batch_size=4)
 
 
 def vectors(root: Path) -> dict[str, np.ndarray]:

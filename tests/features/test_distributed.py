@@ -21,8 +21,7 @@ import mosaiq
 from mosaiq.errors import MosaiqError
 from mosaiq.features import cityseg, clip
 from mosaiq.features.store import FOLDER_INDEX, load_vector, read_records
-from tests.conftest import BIN, set_params, tiny_clip_dir
-from tests.features.test_clip_features import set_videos
+from tests.conftest import BIN, set_params, tiny_clap_config
 from tests.videos import write_h264, write_mp4v
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -55,40 +54,14 @@ def _fixed_time(monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # generated_at is in every record
 
 
-def _video_project(built_isd: Path, tmp_path: Path, n: int = N_CLIPS) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(built_isd, root)
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    clip_ids = mosaiq.load("ISD", "clips", root=root)["clip_id"].head(n).tolist()
-    assets = {}
-    for i, cid in enumerate(clip_ids):
-        name = f"v{i}.mp4"
-        if i == 4:
-            (videos / name).write_bytes(b"not a video")  # bad media: this clip only fails
-        elif i % 3 == 2:
-            write_mp4v(videos / name, 30 + i, fps=20)
-        else:
-            write_h264(videos / name, 40 + i, fps=25, gop=10)
-        assets[cid] = (name, 0.5 if i % 2 else None, 1.5 if i % 2 else None)
-    set_videos(root, assets)
-    model = tiny_clip_dir(tmp_path / "tiny-clip")
-
-    def edit(p):
-        p["video"]["ISD"]["root"] = str(videos)
-        p["clip"].update(
-            model=f"local-dir:{model}",
-            pretrained=None,
-            seed=5,
-            dtype="float32",
-            storage="shards",
-            batch_size=2,
-            checkpoint_every=3,
-        )
-        p["compute"].update(shard_size=3)
-
-    set_params(root, edit)
-    return root
+def write_video(path: Path, i: int) -> None:
+    """mp4v at 20 fps and H.264 at 25 fps; clip 4's file is no video (it alone fails)."""
+    if i == 4:
+        path.write_bytes(b"not a video")
+    elif i % 3 == 2:
+        write_mp4v(path, 30 + i, fps=20)
+    else:
+        write_h264(path, 40 + i, fps=25, gop=10)
 
 
 def _outputs(root: Path, name: str) -> dict[str, bytes]:
@@ -106,13 +79,15 @@ def _copy(root: Path, to: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def clip_runs(built_isd, tmp_path_factory, cluster) -> dict[str, object]:
+def clip_runs(clip_project, tmp_path_factory, cluster) -> dict[str, object]:
     """A CLIP project before any run, and the outputs of a run in one process."""
     base = tmp_path_factory.mktemp("dclip")
     mp = pytest.MonkeyPatch()
     mp.setenv("SOURCE_DATE_EPOCH", "1700000000")
     try:
-        project = _video_project(built_isd, base)
+        project = clip_project(
+            base, write_video, n=N_CLIPS, end_s=1.5, seed=5, batch_size=2, shard_size=3
+        )
         local = _copy(project, base / "local")
         summary = clip.run(local, "ISD", skip_missing_video=True, progress=False)
     finally:
@@ -363,15 +338,14 @@ def test_clap_is_byte_identical_on_one_and_two_workers(built_isd, shared_data, t
     from mosaiq.audio.clap import definition
     from mosaiq.audio.media import AudioSpec
     from mosaiq.features.clap import ClapParts, ClapSettings, run_clap
-    from tests.audio.test_audio_stages import tiny_config
 
     root = _audio_project(
         built_isd, shared_data, tmp_path, lambda p: p["clap"].update(pretrained=False, seed=3)
     )
-    _audio_runs(root, tmp_path, "clap_embedding", run_clap, cluster[0], model=tiny_config())
+    _audio_runs(root, tmp_path, "clap_embedding", run_clap, cluster[0], model=tiny_clap_config())
     # the client's definition, read from the config alone, is the loaded model's
     settings = ClapSettings(pretrained=False, seed=3)
-    parts = ClapParts(tmp_path / "media", AudioSpec(), settings, tiny_config())
+    parts = ClapParts(tmp_path / "media", AudioSpec(), settings, tiny_clap_config())
     assert parts.definition() == {**definition(parts.load()), "dtype": "float32"}
     records = read_records(tmp_path / "two", "ISD", "clap_embedding")
     assert records["provenance_json"].str.contains('"weights":"random (seed 3)"', regex=False).all()

@@ -234,6 +234,21 @@ def wav_data_shortfall(path: Path) -> int:
     return 0
 
 
+def _check_wav_complete(path: Path, clip_id: str | None, *, with_size: bool = False) -> None:
+    """Refuse a WAV file cut short of the ``data`` chunk its header declares (truncated);
+    ``with_size`` adds the file's size to the error."""
+    missing = wav_data_shortfall(path)
+    if missing:
+        raise MediaError(
+            "file ends before the length its WAV header declares",
+            kind="truncated",
+            file=path,
+            clip_id=clip_id,
+            expected=f"{missing} more bytes of audio data",
+            found=f"{path.stat().st_size} bytes" if with_size else None,
+        )
+
+
 def probe_audio(path: Path, clip_id: str | None = None) -> AudioInfo:
     """Codec, rate, channels and declared length of an audio file, from its header only."""
     container = _open(path, clip_id)
@@ -337,16 +352,7 @@ def read_audio(
     try:
         info = _info(path, container)
         _check_header(info, spec, clip_id)
-        missing = wav_data_shortfall(path)
-        if missing:
-            raise MediaError(
-                "file ends before the length its WAV header declares",
-                kind="truncated",
-                file=path,
-                clip_id=clip_id,
-                expected=f"{missing} more bytes of audio data",
-                found=f"{path.stat().st_size} bytes",
-            )
+        _check_wav_complete(path, clip_id, with_size=True)
         stream = container.streams.audio[0]
         first = round(start * info.rate)
         last = None if end is None else round(end * info.rate)
@@ -520,15 +526,7 @@ def check_media(
             report.rates[info.rate] = report.rates.get(info.rate, 0) + 1
             report.channels[info.channels] = report.channels.get(info.channels, 0) + 1
             _check_header(info, spec, clip_id)
-            missing = wav_data_shortfall(path)
-            if missing:
-                raise MediaError(
-                    "file ends before the length its WAV header declares",
-                    kind="truncated",
-                    file=path,
-                    clip_id=clip_id,
-                    expected=f"{missing} more bytes of audio data",
-                )
+            _check_wav_complete(path, clip_id)
             end = row.get("end_s")
             declared = info.duration_s
             if (

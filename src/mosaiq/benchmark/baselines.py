@@ -13,7 +13,9 @@
 
 A baseline whose inputs are absent (e.g. ARAUS's acoustic indicators in the re-assembled copy,
 or visual features before any are computed) is reported as skipped, with the reason.
-Results: ``benchmark/results/<task>.json`` (read by ``dvc metrics``), predictions:
+Results: ``benchmark/results/<task>.json``; ``dvc metrics`` reads the small
+``benchmark/metrics/<task>.json`` (headline per baseline; per target in
+``benchmark/metrics_by_target``), predictions:
 ``benchmark/predictions/<task>/<baseline>.csv``, and ``benchmark/leaderboard.md``.
 """
 
@@ -48,14 +50,32 @@ EDGE_STEP = 3  # decades added to a grid whose chosen value sits on its edge
 EDGE_LIMIT = 9  # ... up to 1e-9 .. 1e9
 LEADERBOARD = Path("benchmark") / "leaderboard.md"
 METRICS_DIR = Path("benchmark") / "metrics"
+TARGET_METRICS_DIR = Path("benchmark") / "metrics_by_target"
 # the headline metric of a target: the first of these it has
 HEADLINE = ("rmse", "mean_average_precision", "quadrant_accuracy", "macro_f1")
 
 
+def task_headline(result: dict[str, Any]) -> dict[str, str | float | None]:
+    """The task's row of `dvc metrics show` (benchmark/metrics/<task>.json): the name of its
+    headline metric and, per scored baseline, that metric averaged over the task's targets (the
+    leaderboard's summary). Only baselines go beside ``metric``, so that the table of every task
+    stays a few columns wide; per target it is in :func:`headline`, the rest in the results."""
+    scored = {
+        b: entry["summary"]
+        for b, entry in sorted((result.get("baselines") or {}).items())
+        if entry.get("metrics") and entry.get("summary")
+    }
+    metric = next((m for m in HEADLINE if any(m in s for s in scored.values())), None)
+    if metric is None:
+        return {}
+    return {"metric": metric, **{b: s.get(metric) for b, s in scored.items()}}
+
+
 def headline(result: dict[str, Any]) -> dict[str, dict[str, float | None]]:
-    """The small flat metrics of a task for `dvc metrics show/diff`: per baseline and target,
-    the headline metric (named in the key); the details stay in benchmark/results. A baseline
-    without scores (e.g. "needs media") has no row."""
+    """A task's flat metrics per baseline and target (benchmark/metrics_by_target/<task>.json,
+    for `dvc metrics show/diff` of one task): the headline metric of each target (named in the
+    key); the details stay in benchmark/results. A baseline without scores (e.g. "needs media")
+    has no row."""
     out: dict[str, dict[str, float | None]] = {}
     for baseline, entry in sorted((result.get("baselines") or {}).items()):
         if not entry.get("metrics"):
@@ -395,6 +415,9 @@ def run_all(
             json.dumps(out["result"], indent=2, sort_keys=True) + "\n"
         ).encode()
         files[root / METRICS_DIR / f"{name}.json"] = (
+            json.dumps(task_headline(out["result"]), indent=2) + "\n"
+        ).encode()
+        files[root / TARGET_METRICS_DIR / f"{name}.json"] = (
             json.dumps(headline(out["result"]), indent=2, sort_keys=True) + "\n"
         ).encode()
         for baseline, pred in out["predictions"].items():

@@ -18,25 +18,8 @@ import numpy as np
 
 from mosaiq.audio.calibration import ResolvedCalibration
 from mosaiq.audio.media import AudioSpec
-from mosaiq.features.audio import (
-    SKIP_HINT,
-    AudioReader,
-    AudioSummary,
-    MediaSettings,
-    audio_jobs,
-    media_absent,
-)
-from mosaiq.features.distributed import Compute, run_parts
-from mosaiq.features.runner import (
-    Decoded,
-    Encoder,
-    FeatureRunError,
-    Progress,
-    Reader,
-    Summary,
-    Value,
-    todo,
-)
+from mosaiq.features.audio import AudioReader, AudioRun, MediaSettings, media_absent
+from mosaiq.features.runner import Decoded, Encoder, FeatureRunError, Reader, Summary, Value, todo
 from mosaiq.features.store import JsonStore, dataset_dir
 from mosaiq.features.writer import FeatureSpec, FeatureWriter, code_version, generated_at
 from mosaiq.settings import load_params, param
@@ -105,21 +88,20 @@ def run_acoustics(
     indicators = node.get("indicators", acoustics.DEFAULT_PRESET)
     groups = acoustics.resolve_groups(indicators)
     media = MediaSettings.from_node(root, param(params, f"media.{dataset}"), dataset)
-    summary = AudioSummary(dataset, ACOUSTICS.name, media="audio")
-    jobs = audio_jobs(root, dataset, summary)
+    run = AudioRun.start(root, dataset, params, media, ACOUSTICS.name)
+    summary = run.summary
     declared = {"declared": media.calibration.__dict__ if media.calibration else None}
     rate = media.spec.analysis_rate or 0
     defn = acoustics.definition(groups, declared, rate)
     # every value is inline: the folder is no output, so it gets no index
     store = JsonStore(dataset_dir(root, dataset), ACOUSTICS.name, INLINE_BYTES, indexed=False)
     writer = FeatureWriter(root, dataset, ACOUSTICS, defn, store, mode=mode)
-    pending = todo(jobs, writer.recorded(), limit, summary)
+    pending = todo(run.jobs, writer.recorded(), limit, summary)
     writer.start()
     if not pending or media_absent(media, dataset, summary):
         return summary.finish()
     assert media.root is not None
     calibration = media.resolved_calibration(dataset)
-    compute = Compute.from_params(params, scheduler=scheduler, workers=workers)
     base = {
         "libraries": acoustics.libraries(),
         "calibration": calibration.provenance,
@@ -130,20 +112,16 @@ def run_acoustics(
         "code_version": code_version(root),
         "definition": defn,
     }
-    bar = Progress(progress, len(pending), f"{dataset} acoustics")
-    try:
-        return run_parts(
-            pending,
-            AcousticsParts(media.root, media.spec, calibration, groups),
-            writer,
-            summary,
-            compute,
-            base_provenance=base,
-            batch_units=1,
-            checkpoint_every=int(node.get("checkpoint_every", 16)),
-            skip_missing=skip_missing_media,
-            skip_hint=SKIP_HINT,
-            progress=bar.advance,
-        )
-    finally:
-        bar.close()
+    return run.compute(
+        pending,
+        AcousticsParts(media.root, media.spec, calibration, groups),
+        writer,
+        label="acoustics",
+        base_provenance=base,
+        batch_units=1,
+        checkpoint_every=int(node.get("checkpoint_every", 16)),
+        skip_missing=skip_missing_media,
+        progress=progress,
+        scheduler=scheduler,
+        workers=workers,
+    )

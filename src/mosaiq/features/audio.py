@@ -20,21 +20,21 @@ With no clip linked to audio, nothing is recorded and no model is loaded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaiq.audio.calibration import Calibration, ResolvedCalibration
 from mosaiq.audio.media import AudioSpec, MediaError, load_clip_audio
 from mosaiq.errors import MosaiqError
+from mosaiq.features.distributed import Compute, Parts, run_parts
 from mosaiq.features.frames import AssetError
-from mosaiq.features.runner import (
-    Decoded,
-    Job,
-    Summary,
-    jobs_of,
-)
+from mosaiq.features.runner import Decoded, Job, Progress, Summary, jobs_of
 from mosaiq.settings import load_params, param
+
+if TYPE_CHECKING:
+    from mosaiq.features.writer import FeatureWriter
 
 SKIP_HINT = "--skip-missing-media skips clips whose audio cannot be used"
 
@@ -139,6 +139,61 @@ def audio_jobs(root: Path, dataset: str, summary: Summary) -> list[Job]:
     jobs = jobs_of(clips, "audio_asset")
     summary.total, summary.no_asset = len(clips), len(clips) - len(jobs)
     return jobs
+
+
+@dataclass
+class AudioRun:
+    """What every audio feature run starts from (``media.<DS>``, read by the command's module;
+    its summary; the clips linked to audio) and how it computes (:meth:`compute`)."""
+
+    dataset: str
+    params: dict[str, Any]
+    media: MediaSettings
+    summary: AudioSummary
+    jobs: list[Job]
+
+    @classmethod
+    def start(
+        cls, root: Path, dataset: str, params: dict[str, Any], media: MediaSettings, feature: str
+    ) -> AudioRun:
+        summary = AudioSummary(dataset, feature, media="audio")
+        return cls(dataset, params, media, summary, audio_jobs(root, dataset, summary))
+
+    def compute(
+        self,
+        pending: Sequence[Job],
+        parts: Parts,
+        writer: FeatureWriter,
+        *,
+        label: str,
+        base_provenance: dict[str, Any],
+        batch_units: int,
+        checkpoint_every: int,
+        skip_missing: bool,
+        progress: bool,
+        scheduler: str | None,
+        workers: int | None,
+    ) -> Summary:
+        """Run ``parts`` over ``pending`` with a progress bar: on a Dask cluster with
+        ``scheduler`` or ``workers`` (or params.yaml ``compute``), in this process otherwise."""
+        compute = Compute.from_params(self.params, scheduler=scheduler, workers=workers)
+        bar = Progress(progress, len(pending), f"{self.dataset} {label}")
+        try:
+            return run_parts(
+                pending,
+                parts,
+                writer,
+                self.summary,
+                compute,
+                base_provenance=base_provenance,
+                batch_units=batch_units,
+                checkpoint_every=checkpoint_every,
+                skip_missing=skip_missing,
+                skip_hint=SKIP_HINT,
+                progress=bar.advance,
+            )
+        finally:
+            bar.close()
 
 
 def media_report(root: Path, dataset: str) -> list[str]:

@@ -17,25 +17,8 @@ from typing import Any
 
 from mosaiq.audio.media import AudioSpec
 from mosaiq.errors import MosaiqError
-from mosaiq.features.audio import (
-    SKIP_HINT,
-    AudioReader,
-    AudioSummary,
-    MediaSettings,
-    audio_jobs,
-    media_absent,
-)
-from mosaiq.features.distributed import Compute, run_parts
-from mosaiq.features.runner import (
-    Decoded,
-    Encoder,
-    FeatureRunError,
-    Progress,
-    Reader,
-    Summary,
-    Value,
-    todo,
-)
+from mosaiq.features.audio import AudioReader, AudioRun, MediaSettings, media_absent
+from mosaiq.features.runner import Decoded, Encoder, FeatureRunError, Reader, Summary, Value, todo
 from mosaiq.features.store import ArrayStore, dataset_dir, read_records
 from mosaiq.features.writer import FeatureSpec, FeatureWriter, code_version, generated_at
 from mosaiq.settings import load_params, param
@@ -161,8 +144,8 @@ def run_clap(
     params = load_params(root)
     settings = ClapSettings.from_params(params)
     media = MediaSettings.from_node(root, param(params, f"media.{dataset}"), dataset)
-    summary = AudioSummary(dataset, CLAP.name, media="audio")
-    jobs = audio_jobs(root, dataset, summary)
+    run = AudioRun.start(root, dataset, params, media, CLAP.name)
+    summary, jobs = run.summary, run.jobs
     store = ArrayStore(dataset_dir(root, dataset), CLAP.name, settings.storage, settings.dtype)
     # the definition needs the model's preprocessing: with nothing to do, no model is read
     # and the records are kept as they are (append) or emptied (overwrite)
@@ -191,22 +174,17 @@ def run_clap(
     writer.start()
     if not pending:
         return summary.finish()
-    compute = Compute.from_params(params, scheduler=scheduler, workers=workers)
     base = {"generated_at": generated_at(), "code_version": code_version(root), "definition": defn}
-    bar = Progress(progress, len(pending), f"{dataset} CLAP")
-    try:
-        return run_parts(
-            pending,
-            parts,
-            writer,
-            summary,
-            compute,
-            base_provenance=base,
-            batch_units=settings.batch_size,
-            checkpoint_every=settings.checkpoint_every,
-            skip_missing=skip_missing_media,
-            skip_hint=SKIP_HINT,
-            progress=bar.advance,
-        )
-    finally:
-        bar.close()
+    return run.compute(
+        pending,
+        parts,
+        writer,
+        label="CLAP",
+        base_provenance=base,
+        batch_units=settings.batch_size,
+        checkpoint_every=settings.checkpoint_every,
+        skip_missing=skip_missing_media,
+        progress=progress,
+        scheduler=scheduler,
+        workers=workers,
+    )

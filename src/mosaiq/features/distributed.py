@@ -215,8 +215,8 @@ def connect(compute: Compute) -> _Cluster:
     return _Cluster(Client(cluster), cluster)
 
 
-def run_distributed(
-    shards: Sequence[Sequence[Job]],
+def run_parts(
+    pending: Sequence[Job],
     parts: Parts,
     writer: FeatureWriter,
     summary: Summary,
@@ -230,11 +230,33 @@ def run_distributed(
     progress: Callable[[int], None] | None = None,
     window: int | None = None,
 ) -> Summary:
-    """Compute the shards on the cluster and merge them in order into ``writer``."""
+    """Run a feature's parts over ``pending``: in this process (``compute`` not distributed)
+    or on the cluster, computing the shards there and merging them in order into ``writer``
+    (at most ``window`` shards in flight or waiting to be merged); the same shards, batches
+    and bytes either way."""
+    if not compute.distributed:
+        from mosaiq.features.runner import run_feature
+
+        reader, encoder, provenance = parts.build()
+        writer.provenance = {**provenance, **base_provenance}
+        return run_feature(
+            pending,
+            reader,
+            encoder,
+            writer,
+            summary,
+            batch_units=batch_units,
+            checkpoint_every=checkpoint_every,
+            skip_missing=skip_missing,
+            skip_hint=skip_hint,
+            progress=progress,
+            shard_size=compute.shard_size,
+        )
     from distributed import as_completed
     from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
+    shards = shards_of(pending, compute.shard_size)
     advance = progress or (lambda n: None)
     cluster = connect(compute)
     client = cluster.client
@@ -244,7 +266,7 @@ def run_distributed(
     index: dict[str, int] = {}
     inflight: dict[str, Any] = {}
     buffer: dict[int, ShardResult] = {}
-    pending = as_completed()
+    completed = as_completed()
     state = {"submitted": 0, "merged": 0}
     error: tuple[str, AssetError] | None = None
 
@@ -256,12 +278,12 @@ def run_distributed(
             )
             index[str(future.key)] = i
             inflight[str(future.key)] = future
-            pending.add(future)
+            completed.add(future)
             state["submitted"] += 1
 
     try:
         submit()
-        for future in pending:
+        for future in completed:
             try:
                 result: ShardResult = future.result()
             except KilledWorker as exc:
@@ -299,12 +321,7 @@ def run_distributed(
         cluster.close()
         summary.finish()
     if error is not None:
-        clip_id, why = error
-        raise FeatureRunError(
-            summary,
-            f"{summary.dataset} clip {clip_id}: {why} (the {summary.done} clips finished "
-            f"before it are kept{'; ' + skip_hint if skip_hint else ''})",
-        )
+        raise FeatureRunError.stopped_at(summary, *error, skip_hint)
     return summary
 
 
@@ -320,10 +337,9 @@ def _merge(
     for at, (clip_id, decoded, value, failure) in enumerate(result.outcomes):
         if failure is not None:
             kind, message = failure
-            if kind == "refused" or not skip_missing:
-                summary.failed.append((clip_id, message))
-                return clip_id, AssetError(message, kind=kind)
-            summary.skipped.append((clip_id, f"{kind}: {message}"))
+            exc = AssetError(message, kind=kind)
+            if summary.media_failed(clip_id, exc, skip_missing):
+                return clip_id, exc
             continue
         assert decoded is not None and value is not None
         writer.add(decoded, value)
@@ -335,52 +351,3 @@ def _merge(
 def shards_of(jobs: Sequence[Job], size: int) -> list[list[Job]]:
     """The jobs cut into shards of ``size``, in order."""
     return [list(jobs[i : i + size]) for i in range(0, len(jobs), size)]
-
-
-def run_parts(
-    pending: Sequence[Job],
-    parts: Parts,
-    writer: FeatureWriter,
-    summary: Summary,
-    compute: Compute,
-    *,
-    base_provenance: Mapping[str, Any],
-    batch_units: int = 32,
-    checkpoint_every: int = 512,
-    skip_missing: bool = False,
-    skip_hint: str = "",
-    progress: Callable[[int], None] | None = None,
-) -> Summary:
-    """Run a feature's parts over ``pending``: in this process (``compute`` not distributed,
-    today's path) or on the cluster; the same shards, batches and bytes either way."""
-    from mosaiq.features.runner import run_feature
-
-    if compute.distributed:
-        return run_distributed(
-            shards_of(pending, compute.shard_size),
-            parts,
-            writer,
-            summary,
-            compute,
-            base_provenance=base_provenance,
-            batch_units=batch_units,
-            checkpoint_every=checkpoint_every,
-            skip_missing=skip_missing,
-            skip_hint=skip_hint,
-            progress=progress,
-        )
-    reader, encoder, provenance = parts.build()
-    writer.provenance = {**provenance, **base_provenance}
-    return run_feature(
-        pending,
-        reader,
-        encoder,
-        writer,
-        summary,
-        batch_units=batch_units,
-        checkpoint_every=checkpoint_every,
-        skip_missing=skip_missing,
-        skip_hint=skip_hint,
-        progress=progress,
-        shard_size=compute.shard_size,
-    )

@@ -94,6 +94,15 @@ class Summary:
         self.seconds = time.perf_counter() - self.started
         return self
 
+    def media_failed(self, clip_id: str, exc: AssetError, skip_missing: bool) -> bool:
+        """Count a clip whose media cannot be used: skipped when ``skip_missing`` allows it (a
+        refused asset never is), failed otherwise; whether the run stops at it."""
+        if exc.kind == "refused" or not skip_missing:
+            self.failed.append((clip_id, str(exc)))
+            return True
+        self.skipped.append((clip_id, f"{exc.kind}: {exc}"))
+        return False
+
     @property
     def missing(self) -> list[str]:
         return [cid for cid, why in self.skipped if why.startswith("missing")]
@@ -127,6 +136,17 @@ class FeatureRunError(MosaiqError):
     def __init__(self, summary: Summary, message: str) -> None:
         super().__init__(message)
         self.summary = summary
+
+    @classmethod
+    def stopped_at(
+        cls, summary: Summary, clip_id: str, exc: AssetError, skip_hint: str
+    ) -> FeatureRunError:
+        """The error of a run stopped at ``clip_id``, saying what is kept."""
+        return cls(
+            summary,
+            f"{summary.dataset} clip {clip_id}: {exc} (the {summary.done} clips finished "
+            f"before it are kept{'; ' + skip_hint if skip_hint else ''})",
+        )
 
 
 def jobs_of(clips: pd.DataFrame, asset_column: str | None) -> list[Job]:
@@ -198,11 +218,9 @@ def run_feature(
                 encode()
             seen += 1
             if isinstance(exc, AssetError):
-                if exc.kind == "refused" or not skip_missing:
+                if summary.media_failed(job.clip_id, exc, skip_missing):
                     error = (job.clip_id, exc)
-                    summary.failed.append((job.clip_id, str(exc)))
                     break
-                summary.skipped.append((job.clip_id, f"{exc.kind}: {exc}"))
                 advance(1)
                 continue
             if exc is not None:
@@ -218,12 +236,7 @@ def run_feature(
         _stop(thread, items, stop)
         summary.finish()
     if error is not None:
-        clip_id, exc = error
-        raise FeatureRunError(
-            summary,
-            f"{summary.dataset} clip {clip_id}: {exc} (the {summary.done} clips finished "
-            f"before it are kept{'; ' + skip_hint if skip_hint else ''})",
-        )
+        raise FeatureRunError.stopped_at(summary, *error, skip_hint)
     return summary
 
 

@@ -39,13 +39,13 @@ from mosaiq.sources.base import (
     exclusions_frame,
     field,
     link_audio,
+    locate_raw,
     numeric,
     raw_file,
     raw_input,
     read_tabular,
     reject_first,
     require_columns,
-    require_raw,
     source_rows,
     strip_text,
 )
@@ -271,8 +271,19 @@ def _participant_key(values: pd.Series) -> pd.Series:
     return v.where(v.str.startswith("ARAUS_"), "ARAUS_" + v)
 
 
+RESPONSES = RawFile(
+    "responses",
+    "responses.csv",
+    "build.ARAUS.responses",
+    rows=(KNOWN_ROWS,),
+    version="ARAUS v1, 25,248 responses",
+    layouts=(OFFICIAL_COLUMNS, COPY_COLUMNS),
+)
+PARTICIPANTS = RawFile("participants", "participants.csv", "build.ARAUS.participants")
+
+
 def read(root: Path, params: dict[str, Any]) -> SourceTables:
-    path = require_raw(raw_file(root, params, DATASET_ID, "responses"), DATASET_ID, "responses.csv")
+    path = locate_raw(root, params, DATASET_ID, RESPONSES, "responses.csv")
     raw = read_tabular(path, numbers=NUMBER_COLUMNS)
     official = all(c in raw.columns for c in OFFICIAL_COLUMNS)
     if not official and not all(c in raw.columns for c in COPY_COLUMNS):
@@ -496,16 +507,7 @@ MEDIA = {
 SOURCE = Source(
     dataset_id=DATASET_ID,
     read=read,
-    raw_files=(
-        RawFile(
-            "responses",
-            "responses.csv",
-            "build.ARAUS.responses",
-            rows=(KNOWN_ROWS,),
-            version="ARAUS v1, 25,248 responses",
-        ),
-        RawFile("participants", "participants.csv", "build.ARAUS.participants"),
-    ),
+    raw_files=(RESPONSES, PARTICIPANTS),
     scale=SCALE,
     reasons=REASONS,
     tables=TABLES,

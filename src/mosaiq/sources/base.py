@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -97,6 +98,10 @@ class RawFile:
     copies at hand are not the official files, so their hash says nothing about it)."""
     version: str = ""
     """The known version(s), as named in a refusal."""
+    layouts: tuple[tuple[str, ...], ...] = ()
+    """Header columns that identify the file (one tuple per accepted layout): when the file named
+    in params is absent, a table of the raw folder whose header holds every column of a layout
+    is read in its place (:func:`locate_raw`). Empty: the file is found only by its name."""
 
     @property
     def key(self) -> str:
@@ -541,7 +546,83 @@ def require_raw(path: Path | None, dataset: str, what: str, how: str = "") -> Pa
     return path
 
 
-def _found_instead(path: Path | None) -> str:
+RAW_TABLE_SUFFIXES = (".csv", ".xlsx", ".xlsm")
+
+
+def locate_raw(root: Path, params: dict[str, Any], dataset: str, raw: RawFile, what: str) -> Path:
+    """The raw file named by ``raw.param``; where it is absent, the one table of its folder whose
+    header holds the columns of one of ``raw.layouts`` (a CSV export of the expected sheet, a
+    file saved under another name).
+
+    Nothing recognised: :class:`RawInputAbsent` naming the expected file, what the folder holds
+    and the columns looked for. Several tables recognised: an :class:`InputError` naming them and
+    the params.yaml line that picks one."""
+    path = raw_file(root, params, dataset, raw.key)
+    if path is None or path.is_file() or not raw.layouts or not path.parent.is_dir():
+        return require_raw(path, dataset, what)
+    matches = [p for p in _data_files(path.parent) if _has_layout(p, raw.layouts)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        names = ", ".join(p.name for p in matches)
+        raise InputError(
+            f"{dataset}: {what} is not at {path.name}, and {len(matches)} files here have its "
+            f"columns ({names}). Name the one to read in params.yaml: under `build:` "
+            f"`{dataset}:`, the line `{raw.key}: {json.dumps(matches[0].name)}`",
+            file=path.parent,
+        )
+    looked = ""
+    if _data_files(path.parent):
+        columns = " or ".join(f"({', '.join(layout)})" for layout in raw.layouts)
+        looked = f"; none of its tables has the columns of {what}: {columns}"
+    raise RawInputAbsent(
+        f"{dataset}: raw input absent ({what} not found at {path}); download it with "
+        f"`mosaiq fetch {dataset}` or place it there{_found_instead(path, raw.param)}{looked}"
+    )
+
+
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in RAW_TABLE_SUFFIXES
+    )
+
+
+def _has_layout(path: Path, layouts: Sequence[Sequence[str]]) -> bool:
+    """Whether the header of the CSV (or of a sheet of the workbook) holds every column of one
+    of ``layouts``; an unreadable file is not recognised."""
+    headers = _headers(path)
+    return any(set(layout) <= header for header in headers for layout in layouts)
+
+
+def _headers(path: Path) -> list[set[str]]:
+    import csv
+
+    if path.suffix.lower() == ".csv":
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                first = next(csv.reader(handle), [])
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return []
+        return [{c.strip() for c in first}]
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception:  # openpyxl raises several unrelated types for a bad file
+        return []
+    try:
+        out = []
+        for sheet in book.worksheets:
+            row = next(sheet.iter_rows(max_row=1, values_only=True), ())
+            out.append({str(v).strip() for v in row if v is not None})
+        return out
+    finally:
+        book.close()
+
+
+def _found_instead(path: Path | None, param: str = "") -> str:
     """What the expected file's folder holds instead, and how to point the build at it."""
     if path is None or not path.parent.is_dir():
         return ""
@@ -552,7 +633,7 @@ def _found_instead(path: Path | None) -> str:
     shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
     return (
         f"; {path.parent} holds {shown}: if one of them is this file under another name, "
-        "rename it or set its name under build.<dataset> in params.yaml"
+        f"rename it or set its name in params.yaml ({param or 'build.<dataset>.<file>'})"
     )
 
 

@@ -49,14 +49,13 @@ from mosaiq.sources.base import (
     field,
     first_bad,
     join_flags,
+    locate_raw,
     map_codes,
     numeric,
-    raw_file,
     raw_input,
     read_tabular,
     reject_first,
     require_columns,
-    require_raw,
     source_rows,
     strip_text,
 )
@@ -255,14 +254,28 @@ def link_media(clips: pd.DataFrame, pattern: str | None) -> pd.DataFrame:
     return out
 
 
+SURVEY = RawFile(
+    "responses",
+    "DeLTA-Survey-Responses_2021-07-28.xlsx",
+    "build.DeLTA.survey",
+    rows=(KNOWN_SURVEY_ROWS,),
+    version="DeLTA survey 2021-07-28",
+    layouts=(SURVEY_COLUMNS,),
+)
+COLLAPSED = RawFile(
+    "clips",
+    "DeLTA-collapsed-majority_2022-08-09.xlsx",
+    "build.DeLTA.collapsed",
+    rows=(KNOWN_COLLAPSED_ROWS,),
+    version="DeLTA collapsed majority 2022-08-09",
+    layouts=(COLLAPSED_COLUMNS,),
+)
+
+
 def read(root: Path, params: dict[str, Any]) -> SourceTables:
-    survey_path = require_raw(
-        raw_file(root, params, DATASET_ID, "survey"), DATASET_ID, "the survey workbook"
-    )
-    collapsed_path = require_raw(
-        raw_file(root, params, DATASET_ID, "collapsed"),
-        DATASET_ID,
-        "the collapsed-majority workbook",
+    survey_path = locate_raw(root, params, DATASET_ID, SURVEY, "the survey workbook")
+    collapsed_path = locate_raw(
+        root, params, DATASET_ID, COLLAPSED, "the collapsed-majority workbook"
     )
     survey = read_tabular(survey_path, numbers=(*LABELS, "annoyance", "version", "age"))
     collapsed = read_tabular(
@@ -426,22 +439,7 @@ def finish_clips(clips: pd.DataFrame) -> pd.DataFrame:
 SOURCE = Source(
     dataset_id=DATASET_ID,
     read=read,
-    raw_files=(
-        RawFile(
-            "responses",
-            "DeLTA-Survey-Responses_2021-07-28.xlsx",
-            "build.DeLTA.survey",
-            rows=(KNOWN_SURVEY_ROWS,),
-            version="DeLTA survey 2021-07-28",
-        ),
-        RawFile(
-            "clips",
-            "DeLTA-collapsed-majority_2022-08-09.xlsx",
-            "build.DeLTA.collapsed",
-            rows=(KNOWN_COLLAPSED_ROWS,),
-            version="DeLTA collapsed majority 2022-08-09",
-        ),
-    ),
+    raw_files=(SURVEY, COLLAPSED),
     scale=SCALE,
     reasons=REASONS,
     tables=TABLES,

@@ -44,15 +44,14 @@ from mosaiq.sources.base import (
     field,
     join_flags,
     link_audio,
+    locate_raw,
     map_codes,
     numeric,
-    raw_file,
     raw_input,
     read_tabular,
     reject_first,
     require_columns,
     require_dataset_param,
-    require_raw,
     source_rows,
     strip_text,
 )
@@ -138,10 +137,18 @@ TABLES = {
 }
 
 
+RESPONSES = RawFile(
+    "responses",
+    "SATP Dataset v1.5.xlsx",
+    "build.SATP.responses",
+    rows=(KNOWN_ROWS,),
+    version="SATP v1.4, sheet Main Merge",
+    layouts=(REQUIRED_COLUMNS,),
+)
+
+
 def read(root: Path, params: dict[str, Any]) -> SourceTables:
-    path = require_raw(
-        raw_file(root, params, DATASET_ID, "responses"), DATASET_ID, "the Main Merge sheet"
-    )
+    path = locate_raw(root, params, DATASET_ID, RESPONSES, "the Main Merge sheet")
     sheet = require_dataset_param(params, DATASET_ID).get("sheet", SHEET)
     # PAQs stay text: an excluded rating is quoted as written
     raw = read_tabular(path, sheet=sheet, numbers=("loud", "sequence_id"))
@@ -284,15 +291,7 @@ MEDIA = {
 SOURCE = Source(
     dataset_id=DATASET_ID,
     read=read,
-    raw_files=(
-        RawFile(
-            "responses",
-            "SATP Dataset v1.5.xlsx",
-            "build.SATP.responses",
-            rows=(KNOWN_ROWS,),
-            version="SATP v1.4, sheet Main Merge",
-        ),
-    ),
+    raw_files=(RESPONSES,),
     scale=SCALE,
     reasons=REASONS,
     tables=TABLES,
