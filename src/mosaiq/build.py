@@ -285,7 +285,8 @@ def _with_means(clips: pd.DataFrame, means: pd.DataFrame, **constants: Any) -> p
     are unique on both sides (as a build's are), by one lookup and a take per column, without
     the merge's copies and hash tables of both sides."""
     left, right = clips["clip_id"], means["clip_id"]
-    if not (left.is_unique and right.is_unique):
+    shared = set(clips.columns) & set(means.columns) - {"clip_id"}
+    if shared or not (left.is_unique and right.is_unique):
         return clips.merge(means, on="clip_id", how="inner").assign(**constants)
     where = pd.Index(right).get_indexer(left)
     kept = np.flatnonzero(where >= 0)
