@@ -252,7 +252,14 @@ def main() -> None:
 
         big = copy_project(work / "scaled")
         raw = scaled_araus(Path(raws["ARAUS"][0]), work / "araus_scaled.csv", args.scale)
-        set_params(big, lambda p: p["build"]["ARAUS"].__setitem__("responses", str(raw)))
+        from mosaiq.layout import file_digest
+
+        def scaled(p: dict) -> None:
+            # another row count than the known version's: declared, as a user would
+            p["build"]["ARAUS"]["responses"] = str(raw)
+            p["build"]["ARAUS"]["sha256"] = {"responses": file_digest(raw)}
+
+        set_params(big, scaled)
         if "build" not in args.skip:
             builds(big, {"ARAUS": [str(raw)]}, 1, f" x{args.scale}")
         else:

@@ -75,3 +75,34 @@ def test_typed_read_parses_the_same_doubles_and_falls_back_to_text(tmp_path: Pat
     with typed_reads():
         fallback = read_csv_text(path, numbers=["x"])
     assert fallback["x"].tolist() == ["1", "one"]
+
+
+def test_clip_means_join_gives_the_merge_frame() -> None:
+    """The lookup join of clip means equals pandas' inner merge (plus the constant columns):
+    columns, dtypes and order; a clip without means is left out; duplicate IDs fall back to
+    the merge itself."""
+    from mosaiq.build import _with_means
+
+    clips = pd.DataFrame(
+        {
+            "clip_id": ["c3", "c1", "c2", "c4"],
+            "fold": pd.array([1, None, 2, 3], dtype="Int64"),
+            "note": pd.array(["a", None, "b", "c"], dtype="string"),
+        }
+    )
+    means = pd.DataFrame(
+        {
+            "clip_id": ["c1", "c2", "c3"],
+            "n_responses": [2, 1, 5],
+            "mean_x": pd.array([0.5, None, 1.25], dtype="Float64"),
+            "mean_y": [0.1, 0.2, float("nan")],
+        }
+    )
+    expected = clips.merge(means, on="clip_id", how="inner").assign(licence_spdx="CC-BY-4.0")
+    joined = _with_means(clips, means, licence_spdx="CC-BY-4.0")
+    pd.testing.assert_frame_equal(joined, expected)
+    assert list(joined["clip_id"]) == ["c3", "c1", "c2"]
+    twice = pd.concat([clips, clips.iloc[[0]]], ignore_index=True)
+    pd.testing.assert_frame_equal(
+        _with_means(twice, means), twice.merge(means, on="clip_id", how="inner")
+    )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mosaiq.errors import MosaiqError
-from mosaiq.package import read_table, table_to_csv, write_files_atomically
+from mosaiq.package import _float_texts, read_table, table_to_csv, write_files_atomically
 
 SCHEMA = {
     "fields": [
@@ -119,6 +119,50 @@ def test_csv_bytes_are_those_of_pandas_to_csv(rows: int):
     reference["flag"] = reference["flag"].map({True: "true", False: "false"}).astype("string")
     expected = reference.to_csv(index=False, lineterminator="\n", na_rep="").encode("utf-8")
     assert table_to_csv(df.sample(frac=1, random_state=1), schema) == expected
+
+
+def test_float_text_is_python_repr_for_every_kind_of_double():
+    """Arrow's shortest digits with the fix-ups give ``repr`` exactly: integral values,
+    signed zeros, the notation thresholds (1e-4, 1e16), subnormals, infinities, NaN (empty),
+    random bit patterns and values from every decade."""
+    rng = np.random.default_rng(12)
+    edges = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        123.0,
+        0.1,
+        1e-4,
+        -1e-4,
+        9.99e-5,
+        1e-5,
+        1e15,
+        1e16,
+        9999999999999998.0,
+        1e21,
+        1e22,
+        5e-324,
+        2.2250738585072014e-308,
+        1.7976931348623157e308,
+        np.inf,
+        -np.inf,
+        np.nan,
+        100000.0,
+        0.30000000000000004,
+    ]
+    values = np.concatenate(
+        [
+            np.array(edges),
+            rng.integers(0, 2**64, 200_000, dtype=np.uint64).view(np.float64),
+            rng.normal(size=200_000) * 10.0 ** rng.integers(-20, 25, size=200_000),
+            np.round(rng.random(200_000) * 100, 2),
+            rng.integers(-(10**17), 10**17, 100_000).astype(np.float64),
+        ]
+    )
+    expected = ["" if v != v else repr(v) for v in values.tolist()]
+    assert _float_texts(values).to_pylist() == expected
+    assert _float_texts(values[:10]).to_pylist() == expected[:10]  # the few-values path
 
 
 def test_yaml_text_is_that_of_the_python_emitter(repo: Path):

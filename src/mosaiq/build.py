@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mosaiq.errors import MosaiqError, RawInputAbsent
@@ -31,7 +31,14 @@ from mosaiq.harmonise import (
     straightlined,
 )
 from mosaiq.layout import BUILT, NOT_BUILT_ABSENT, catalogue_facts, package_dir, read_descriptor
-from mosaiq.package import empty_columns, table_to_csv, write_files_atomically, yaml_bytes
+from mosaiq.package import (
+    Content,
+    empty_columns,
+    table_csv_chunks,
+    table_to_csv,
+    write_files_atomically,
+    yaml_bytes,
+)
 from mosaiq.paq import CENTRINGS, LIKERT_5, PAQ_IDS, Scale
 from mosaiq.schema import CLIP_FK, TableSpec, compose, field_names
 from mosaiq.settings import data_version, load_params, param
@@ -201,10 +208,13 @@ class _Built:
     harmonisation: dict[str, Any]
     empty: dict[str, list[str]] = field(default_factory=dict)
     """Columns of a table that the source leaves empty in every row: not in its frame."""
+    schemas: dict[str, dict] = field(default_factory=dict)
+    """The package's Table Schemas, composed once per build."""
 
 
 def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str, Any]) -> _Built:
-    check_source_tables(src, schemas_for(root, declared, params), clips_file=src.clips_file)
+    schemas = schemas_for(root, declared, params)
+    check_source_tables(src, schemas, clips_file=src.clips_file)
     scale = declared.scale
     angle_table = param(params, "build.harmonise.angle_table", "aletta2024")
     quality = param(params, "build.harmonise.quality", {}) or {}
@@ -212,6 +222,8 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
     harmonisation: dict[str, Any] = {}
     if scale is not None:
         responses, exclusions = apply_quality_rules(src, scale, quality)
+        # The build holds one frame of responses: the adapter's, in raw order, is let go.
+        src.responses = responses
         centring = param(params, "build.harmonise.centring", "scale_midpoint")
         if centring not in CENTRINGS:
             raise MosaiqError(
@@ -232,9 +244,13 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
     # Columns the source declares empty (Arrow null columns) are carried by name only.
     empty = empty_columns(src.clips)
     # Clips whose every response was excluded carry no rating: they are not published.
-    clips = src.clips.drop(columns=empty).merge(
-        clip_aggregates(declared, responses, "clip_id"), on="clip_id", how="inner"
+    licence = catalogue_facts(root)[declared.dataset_id]["licence"]
+    clips = _with_means(
+        src.clips.drop(columns=empty),
+        clip_aggregates(declared, responses, "clip_id"),
+        licence_spdx=licence,
     )
+    src.clips = clips  # and one frame of clips
     if declared.finish_clips is not None:
         clips = declared.finish_clips(clips)
     languages = clip_aggregates(declared, responses, ["clip_id", "language"])
@@ -249,18 +265,39 @@ def _harmonise(root: Path, declared: Source, src: SourceTables, params: dict[str
             f"{declared.dataset_id}: {len(responses)} published + {len(exclusions)} excluded "
             f"rows != {src.raw_rows} raw rows; every source row must be published or excluded"
         )
-    licence = catalogue_facts(root)[declared.dataset_id]["licence"]
+    languages["dataset_id"] = declared.dataset_id  # in place: assign would copy the frame
     return _Built(
         src=src,
         tables={
-            "clips": clips.assign(licence_spdx=licence),
-            "clip_languages": languages.assign(dataset_id=declared.dataset_id),
+            "clips": clips,
+            "clip_languages": languages,
             "responses": responses,
             "exclusions": exclusions.assign(dataset_id=declared.dataset_id),
         },
         harmonisation=harmonisation,
         empty={"clips": empty},
+        schemas=schemas,
     )
+
+
+def _with_means(clips: pd.DataFrame, means: pd.DataFrame, **constants: Any) -> pd.DataFrame:
+    """``clips.merge(means, on="clip_id", how="inner").assign(**constants)``: where the clip IDs
+    are unique on both sides (as a build's are), by one lookup and a take per column, without
+    the merge's copies and hash tables of both sides."""
+    left, right = clips["clip_id"], means["clip_id"]
+    shared = set(clips.columns) & set(means.columns) - {"clip_id"}
+    if shared or not (left.is_unique and right.is_unique):
+        return clips.merge(means, on="clip_id", how="inner").assign(**constants)
+    where = pd.Index(right).get_indexer(left)
+    kept = np.flatnonzero(where >= 0)
+    every = len(kept) == len(clips)
+    columns: dict[str, Any] = {
+        c: (clips[c] if every else clips[c].take(kept)).array for c in clips.columns
+    }
+    for c in means.columns.drop("clip_id"):
+        columns[c] = means[c].take(where[kept]).array
+    columns.update(constants)
+    return pd.DataFrame(columns, copy=False)
 
 
 def table_specs(declared: Source) -> dict[str, TableSpec]:
@@ -308,10 +345,10 @@ def _write(
     ds = declared.dataset_id
     pkg = package_dir(root, ds)
     specs = table_specs(declared)
-    schemas = schemas_for(root, declared, params)
+    schemas = built.schemas if built else schemas_for(root, declared, params)
     tables = built.tables if built else {}
     empty = built.empty if built else {}
-    files: dict[Path, bytes | Callable[[], bytes]] = {}
+    files: dict[Path, Content] = {}
     counts: dict[str, int] = {}
     for name in PACKAGE_TABLES:
         schema = schemas[name]
@@ -329,9 +366,9 @@ def _write(
         df = tables.get(name)
         if df is None:
             df = pd.DataFrame({c: pd.Series(dtype="object") for c in field_names(schema)})
-        # rendered as it is staged: one table's CSV bytes in memory at a time
+        # rendered as it is staged, and streamed: one block of rows in memory at a time
         files[pkg / "data" / f"{name}.csv"] = partial(
-            table_to_csv,
+            table_csv_chunks,
             df,
             schema,
             sort_by=specs[name].sort_by,

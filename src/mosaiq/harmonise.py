@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -119,21 +119,24 @@ def aggregate_clips(
     """
     keys = [by] if isinstance(by, str) else list(by)
     grouped = responses.groupby(keys, sort=True, dropna=False)
-    parts: list[pd.DataFrame] = [pd.DataFrame({"n_responses": grouped.size()})]
+    size = grouped.size()
+    index = size.index
+    # The result is assembled once, from column arrays: one column mean at a time (pandas'
+    # grouped mean holds several group-sized arrays per column it averages), no concat and
+    # no reset_index copying the whole table.
+    columns: dict[str, Any] = {key: index.get_level_values(i).array for i, key in enumerate(keys)}
+    columns["n_responses"] = size.array
     has_paq = all(c in responses.columns for c in PAQ_IDS)
     rated = [*(PAQ_IDS if has_paq else ()), *mean_columns]
-    if rated:
-        means = grouped[rated].mean()
-        means.columns = [f"mean_{c}" for c in rated]
-        parts.append(round_derived(means))
+    for c in rated:
+        columns[f"mean_{c}"] = round_derived(grouped[c].mean()).array
     if has_paq:
-        parts.append(pd.DataFrame({"n_complete": grouped["paq_complete"].sum().astype("int64")}))
+        columns["n_complete"] = grouped["paq_complete"].sum().astype("int64").array
         # NaN coordinates belong to incomplete responses; mean() skips them, so each clip's
         # ISO mean is the mean over its complete responses only.
-        iso_means = grouped[list(ISO_COLUMNS + ISO_LANG_COLUMNS)].mean()
-        iso_means.columns = list(CLIP_ISO_COLUMNS)
-        parts.append(round_derived(iso_means))
-    return pd.concat(parts, axis=1).reset_index()
+        for c, name in zip(ISO_COLUMNS + ISO_LANG_COLUMNS, CLIP_ISO_COLUMNS, strict=True):
+            columns[name] = round_derived(grouped[c].mean()).array
+    return pd.DataFrame(columns, copy=False)
 
 
 def linear_map(values: pd.Series | np.ndarray, source: Scale, target: Scale) -> np.ndarray:

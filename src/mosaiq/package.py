@@ -17,7 +17,7 @@ import csv
 import glob
 import io
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,19 @@ def table_to_csv(
     ``empty`` names schema columns that hold no value in any row: they are not in ``df`` (or
     are, all missing) and are written as empty cells without ever being materialised.
     """
+    return b"".join(table_csv_chunks(df, schema, sort_by=sort_by, table=table, empty=empty))
+
+
+def table_csv_chunks(
+    df: pd.DataFrame,
+    schema: Mapping[str, Any],
+    *,
+    sort_by: Sequence[str] | None = None,
+    table: str = "table",
+    empty: Collection[str] = (),
+) -> Iterator[bytes | memoryview]:
+    """The bytes of :func:`table_to_csv`, a block of rows at a time (the header first): a
+    writer that streams them holds one block, never the whole file."""
     names = field_names(schema)
     blank = set(empty)
     missing = [n for n in names if n not in df.columns and n not in blank]
@@ -68,9 +81,11 @@ def table_to_csv(
     csv.writer(header, lineterminator="\n").writerow(names)
     head = header.getvalue().encode("utf-8")
     if not len(df):
-        return head
+        yield head
+        return
     if len(names) == 1:  # the csv module writes a lone empty cell as ""
-        return head + _csv_module_rows(df[names[0]], dtypes[names[0]], table, order)
+        yield head + _csv_module_rows(df[names[0]], dtypes[names[0]], table, order)
+        return
     columns: list[pd.Series | None] = [
         None
         if name not in df.columns or _is_null_column(df[name])
@@ -78,10 +93,9 @@ def table_to_csv(
         for name in names
     ]
     # A block of rows at a time, so that Arrow's intermediate columns stay small.
-    parts: list[bytes | memoryview] = [head]
+    yield head
     for start in range(0, len(order), _ROWS_PER_BLOCK):
-        parts.append(_csv_block(columns, order[start : start + _ROWS_PER_BLOCK]))
-    return b"".join(parts)
+        yield _csv_block(columns, order[start : start + _ROWS_PER_BLOCK])
 
 
 _ROWS_PER_BLOCK = 16_384
@@ -105,8 +119,13 @@ def _csv_block(columns: list[pd.Series | None], rows: np.ndarray) -> memoryview:
         segments.append(_text("," * (run - 1)))
     if not any(isinstance(s, pa.Array) for s in segments):
         return memoryview((("," * (len(columns) - 1) + "\n") * len(rows)).encode("utf-8"))
+    # the line end goes on the last segment, so that the lines are built in one pass
+    last = segments[-1]
+    if isinstance(last, pa.Array):
+        segments[-1] = pc.binary_join_element_wise(last, _text("\n"), _text(""))
+    else:
+        segments[-1] = _text(last.as_py() + "\n")
     lines = pc.binary_join_element_wise(*segments, _text(","))
-    lines = pc.binary_join_element_wise(lines, _text(""), _text("\n"))
     return _string_bytes(lines)
 
 
@@ -145,16 +164,22 @@ def _csv_cells(col: pd.Series, order: np.ndarray) -> pa.Array:
     quotes it (a delimiter, a quote or the line terminator in it), missing values empty."""
     if col.dtype == "float64":
         values = col.to_numpy()[order]
-        # Each distinct value (by its bits: -0.0 is not 0.0) is formatted once, by Python's
-        # repr (numpy's shortest repr gives the same text, slower).
+        # Each distinct value (by its bits: -0.0 is not 0.0) is formatted once.
         codes, bits = pd.factorize(values.view(np.int64))
-        texts = ["" if v != v else repr(v) for v in bits.view(np.float64).tolist()]
-        return pa.array(texts, pa.large_string()).take(pa.array(codes))
+        return _float_texts(bits.view(np.float64)).take(pa.array(codes))
     if col.dtype == "Int64":
         ints = pa.array(col.array, pa.int64()).take(pa.array(order))
         return pc.fill_null(pc.cast(ints, pa.large_string()), "")
-    objects = col.to_numpy(dtype=object, na_value=None)[order]  # type: ignore[call-overload]
-    text = pa.array(objects, pa.large_string())
+    # pandas' own text array (str and NA, which Arrow reads as null) where it has one: no
+    # missing-value pass over the column.
+    stored = getattr(col.array, "_ndarray", None) if isinstance(col.dtype, pd.StringDtype) else None
+    if isinstance(stored, np.ndarray) and stored.dtype == object:
+        objects = stored[order]
+    else:
+        objects = col.to_numpy(dtype=object, na_value=None)[order]  # type: ignore[call-overload]
+    text = pa.array(objects, pa.large_string(), from_pandas=True)
+    if not _has_special_bytes(text):  # most columns: one scan of the bytes decides
+        return pc.fill_null(text, "")
     quote = pc.match_substring_regex(text, _NEEDS_QUOTES)
     if pc.any(quote).as_py():
         quote_mark = _text('"')
@@ -162,6 +187,44 @@ def _csv_cells(col: pd.Series, order: np.ndarray) -> pa.Array:
         quoted = pc.binary_join_element_wise(quote_mark, escaped, quote_mark, _text(""))
         text = pc.if_else(quote, quoted, text)
     return pc.fill_null(text, "")
+
+
+_FEW_VALUES = 256
+"""Below this many distinct values, ``repr`` each; above, Arrow's cast (the fewer calls win)."""
+
+
+def _float_texts(values: np.ndarray) -> pa.Array:
+    """Python's ``repr`` of each value (NaN: empty), vectorised.
+
+    Arrow's cast gives the same shortest round-trip digits as ``repr``, but it writes an
+    integral value without ``.0`` and picks scientific notation by its own rule: so its text is
+    taken where ``repr`` is positional (1e-4 <= |v| < 1e16) and Arrow's is too (no ``e``),
+    with ``.0`` added where it has no point; every other value is given to ``repr``."""
+    if len(values) < _FEW_VALUES:
+        return pa.array(["" if v != v else repr(v) for v in values.tolist()], pa.large_string())
+    nan = np.isnan(values)
+    text = pc.cast(pa.array(values, mask=nan if nan.any() else None), pa.large_string())
+    with np.errstate(invalid="ignore"):
+        size = np.abs(values)
+        other = ((size < 1e-4) & (size != 0)) | (size >= 1e16)  # infinities too
+    other |= pc.fill_null(pc.match_substring(text, "e"), False).to_numpy(zero_copy_only=False)
+    point = pc.fill_null(pc.match_substring(text, "."), True)
+    text = pc.if_else(point, text, pc.binary_join_element_wise(text, _text(".0"), _text("")))
+    if other.any():
+        exact = [repr(v) for v in values[other].tolist()]
+        text = pc.replace_with_mask(text, pa.array(other), pa.array(exact, pa.large_string()))
+    return pc.fill_null(text, "")
+
+
+def _has_special_bytes(text: pa.Array) -> bool:
+    """Whether any value of a fresh large_string array holds a quote, a comma or a line feed
+    (a scan of its data buffer: no byte of a multi-byte UTF-8 character is one of those)."""
+    _validity, offsets, data = text.buffers()
+    if data is None or not len(text):
+        return False
+    used = np.frombuffer(offsets, dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+    raw = np.frombuffer(data, dtype=np.uint8)[int(used[0]) : int(used[-1])]
+    return bool(((raw == ord('"')) | (raw == ord(",")) | (raw == ord("\n"))).any())
 
 
 def _cast(col: pd.Series, dtype: str, table: str, name: str) -> pd.Series:
@@ -214,11 +277,16 @@ def _running(pid: int) -> bool:
     return True
 
 
-def write_files_atomically(files: Mapping[Path, bytes | Callable[[], bytes]]) -> list[Path]:
+Content = bytes | Callable[[], bytes | Iterable[bytes | memoryview]]
+"""A file's bytes, or a function that renders them: whole, or as an iterable of chunks."""
+
+
+def write_files_atomically(files: Mapping[Path, Content]) -> list[Path]:
     """Write every file under a temporary name, then rename them all into place.
 
     A file's content may be given as a function that renders it: it is called when that file
-    is staged, so that only one rendered file is held in memory at a time.
+    is staged, so that only one rendered file is held in memory at a time; a function that
+    returns chunks (an iterable of bytes) is streamed to disk, one chunk held at a time.
 
     Nothing is renamed unless every file was written; a failure removes the temporaries and
     leaves the existing files as they were. Files whose bytes are unchanged are not rewritten
@@ -230,13 +298,27 @@ def write_files_atomically(files: Mapping[Path, bytes | Callable[[], bytes]]) ->
             data = content() if callable(content) else content
             path.parent.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(path)
-            if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
-                continue
+            chunks: Iterable[bytes | memoryview]
+            if isinstance(data, bytes | bytearray | memoryview):
+                same = path.is_file() and path.stat().st_size == len(data)
+                if same and path.read_bytes() == data:
+                    continue
+                chunks, streamed = (bytes(data),), False
+            else:
+                chunks, streamed = data, True
             tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            with tmp.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                with tmp.open("wb") as fh:
+                    for chunk in chunks:
+                        fh.write(chunk)
+                    fh.flush()
+                    if streamed and _same_bytes(tmp, path):
+                        tmp.unlink()
+                        continue
+                    os.fsync(fh.fileno())
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
             staged.append((tmp, path))
     except BaseException:
         for tmp, _ in staged:
@@ -245,6 +327,19 @@ def write_files_atomically(files: Mapping[Path, bytes | Callable[[], bytes]]) ->
     for tmp, path in staged:
         os.replace(tmp, path)
     return [path for _, path in staged]
+
+
+def _same_bytes(a: Path, b: Path, block: int = 1 << 20) -> bool:
+    """Whether the files ``a`` and ``b`` hold the same bytes (``b`` may be absent)."""
+    if not b.is_file() or a.stat().st_size != b.stat().st_size:
+        return False
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            x, y = fa.read(block), fb.read(block)
+            if x != y:
+                return False
+            if not x:
+                return True
 
 
 def read_table(path: Path, schema: Mapping[str, Any]) -> pd.DataFrame:

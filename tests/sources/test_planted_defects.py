@@ -136,6 +136,15 @@ CASES.update(
         ),
         "SATP-age-huge": Case("SATP", "responses", _cell("Age", 2, "1e308"), None, "age", 4, "Age"),
         "DeLTA-age-negative": Case("DeLTA", "survey", _cell("age", 2, "-1"), None, "age", 4, "age"),
+        "DeLTA-label-not-binary": Case(
+            "DeLTA",
+            "survey",
+            _cell("Bird tweet", 2, "2"),
+            None,
+            "label value '2' is not 0 or 1",
+            4,
+            "Bird tweet",
+        ),
         "DeLTA-age-huge": Case("DeLTA", "survey", _cell("age", 2, "1e308"), None, "age", 4, "age"),
         # parse errors name the value
         "SATP-sequence-fraction": Case(

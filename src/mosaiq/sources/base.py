@@ -9,6 +9,7 @@ column names, ID rules, its rating scale, its quirks. It declares them in one :c
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 from collections import defaultdict
@@ -284,33 +285,57 @@ def read_csv_text(
     data = path.read_bytes()
     if not data:
         raise InputError("file is empty", file=path)
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise decoding_error(path, data, exc, encoding) from exc
-    check_field_counts(path, text)
+    if not _decodes(data, encoding):  # only checked: the parser reads the bytes
+        try:
+            data.decode(encoding)  # the whole file, for the position of the first bad byte
+        except UnicodeDecodeError as exc:
+            raise decoding_error(path, data, exc, encoding) from exc
+    check_field_counts(path, data, encoding)
     unreadable = (pd.errors.ParserError, pd.errors.EmptyDataError)
     try:
         df = None
         if numbers and _TYPED.get():
             kinds: defaultdict[str, Any] = defaultdict(
-                lambda: str, dict.fromkeys(numbers, "float64")
+                lambda: str, dict.fromkeys(numbers, np.dtype(np.float64))
             )
             try:
                 df = pd.read_csv(
-                    io.StringIO(text), dtype=kinds, keep_default_na=False, na_values=[""]
+                    io.BytesIO(data),
+                    encoding=encoding,
+                    dtype=kinds,
+                    keep_default_na=False,
+                    na_values=[""],
                 )
             except unreadable:
                 raise
             except ValueError:  # a cell that is not a number: the text read finds it
                 df = None
         if df is None:
-            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+            df = pd.read_csv(
+                io.BytesIO(data),
+                encoding=encoding,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+            )
     except unreadable as exc:
         raise InputError(f"cannot be read as CSV: {exc}", file=path) from exc
     if df.empty:
         raise InputError("file has a header but no data rows", file=path)
     return df.reset_index(drop=True)
+
+
+def _decodes(data: bytes, encoding: str, block: int = 1 << 22) -> bool:
+    """Whether ``data`` decodes in ``encoding``, checked a block at a time (no copy of the
+    whole file as text)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), block):
+            decoder.decode(view[start : start + block], final=start + block >= len(data))
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def require_columns(df: pd.DataFrame, expected: Sequence[str], *, file: Path | str) -> None:
@@ -359,13 +384,17 @@ def numeric(
         given = np.zeros(len(values), dtype=bool)
     else:
         cells = df[columns].to_numpy(dtype=object).ravel(order="F")
-        values = np.asarray(pd.to_numeric(cells, errors="coerce"), dtype=float)
-        given = pd.notna(cells)
-        retry = np.flatnonzero(np.isnan(values) & given)
+        # Each distinct text is parsed once (ratings repeat a lot); code -1 is a missing cell.
+        codes, texts = pd.factorize(cells, use_na_sentinel=True)
+        parsed = np.asarray(pd.to_numeric(texts, errors="coerce"), dtype=float)
+        filled = np.ones(len(texts), dtype=bool)
+        retry = np.flatnonzero(np.isnan(parsed))
         if len(retry):  # white space the parser does not skip: strip, as str.strip does
-            stripped = np.array([str(v).strip() for v in cells[retry]], dtype=object)
-            values[retry] = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=float)
-            given[retry[stripped == ""]] = False
+            stripped = np.array([str(v).strip() for v in texts[retry]], dtype=object)
+            parsed[retry] = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=float)
+            filled[retry[stripped == ""]] = False
+        values = np.append(parsed, np.nan)[codes]
+        given = np.append(filled, False)[codes]
     values2d = values.reshape(shape, order="F")
     masks = [(np.isnan(values) & given, "not a number: {value!r}")]
     if integer:

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mosaiq.errors import InputError
 
@@ -68,9 +71,15 @@ def blank_as_missing(text: pd.Series) -> pd.Series:
     return text.mask(text.eq(""))
 
 
-def check_field_counts(path: Path, text: str) -> None:
-    """Refuse a CSV whose rows do not all have as many fields as its header."""
-    reader = csv.reader(io.StringIO(text))
+def check_field_counts(path: Path, data: bytes, encoding: str = "utf-8-sig") -> None:
+    """Refuse a CSV whose rows do not all have as many fields as its header.
+
+    The field counts are first compared on the bytes, vectorised (:func:`_widths_agree`); only
+    a file that fails that test, or whose quoting it cannot follow exactly, is parsed by the
+    csv module, which names the first row that is too wide or too narrow."""
+    if _widths_agree(data):
+        return
+    reader = csv.reader(io.StringIO(data.decode(encoding)))
     header = next(reader, None)
     if header is None:
         return
@@ -84,6 +93,75 @@ def check_field_counts(path: Path, text: str) -> None:
                 file=path.name,
                 row=reader.line_num,
             )
+
+
+_COMMA, _QUOTE, _LF, _CR = (ord(c) for c in ',"\n\r')
+
+
+def _widths_agree(data: bytes) -> bool:
+    """True if every non-blank record of the CSV ``data`` has as many fields as the first.
+
+    Works on the bytes (in UTF-8 no byte of a multi-byte character is a comma, quote or line
+    end): a record ends at a line feed outside quotes, a field at a comma outside quotes
+    (inside: an odd number of quotes before it). That is how the csv module reads a file whose
+    quotes open only at the start of a field and close only before a separator, a line end or
+    a doubled quote; for any other file (or one with a lone carriage return or a NUL) the
+    answer is False, and the caller asks the csv module."""
+    if not data or b"\0" in data:
+        return False
+    bom = data.startswith(b"\xef\xbb\xbf")  # not part of the first field (utf-8-sig)
+    buf = np.frombuffer(data, dtype=np.uint8, offset=3 if bom else 0)
+    if not len(buf):
+        return False
+    quotes = np.flatnonzero(buf == _QUOTE) if b'"' in data else np.empty(0, dtype=np.int64)
+    if len(quotes):
+        if len(quotes) % 2:
+            return False
+        before = np.where(quotes > 0, buf[np.maximum(quotes - 1, 0)], _LF)
+        after = np.where(quotes + 1 < len(buf), buf[np.minimum(quotes + 1, len(buf) - 1)], _LF)
+        opening, closing = quotes[0::2], quotes[1::2]
+        opens_ok = np.isin(before[0::2], (_COMMA, _LF)) | (opening == 0)
+        # a doubled quote inside a quoted field: a closing quote right before an opening one
+        opens_ok[1:] |= opening[1:] == closing[:-1] + 1
+        closes_ok = np.isin(after[1::2], (_COMMA, _LF, _CR, _QUOTE))
+        if not (opens_ok.all() and closes_ok.all()):
+            return False
+
+    def outside(positions: np.ndarray) -> np.ndarray:
+        """Those of ``positions`` outside quotes (an even number of quotes before them)."""
+        if not len(quotes):
+            return positions
+        return positions[np.searchsorted(quotes, positions) % 2 == 0]
+
+    ends = outside(np.flatnonzero(buf == _LF))
+    crs = outside(np.flatnonzero(buf == _CR)) if b"\r" in data else ends[:0]
+    if not np.isin(crs + 1, ends).all():  # a CR only as the first half of a CRLF line end
+        return False
+    if not len(ends) or ends[-1] != len(buf) - 1:
+        ends = np.append(ends, len(buf))  # a last record without a line end
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    length = ends - starts
+    # a record's length without a CR before its line end: zero is a blank line, no row
+    tail_cr = np.zeros(len(ends), dtype=bool)
+    filled = (ends > 0) & (length > 0)
+    tail_cr[filled] = buf[ends[filled] - 1] == _CR
+    blank = (length - tail_cr) == 0
+    if blank[0]:
+        return False
+    # Commas per record, counted over groups of records of about _SCAN_BYTES (the positions
+    # of one group's commas are all that is held).
+    commas = np.zeros(len(ends), dtype=np.int64)
+    cuts = np.searchsorted(starts, np.arange(_SCAN_BYTES, len(buf), _SCAN_BYTES))
+    cuts = np.unique(np.concatenate(([0], cuts, [len(ends)])))
+    for first, stop in itertools.pairwise(cuts):
+        low, high = int(starts[first]), min(int(ends[stop - 1]) + 1, len(buf))
+        at = outside(np.flatnonzero(buf[low:high] == _COMMA) + low)
+        record = np.searchsorted(ends[first:stop], at)
+        commas[first:stop] = np.bincount(record, minlength=stop - first)
+    return bool((commas[~blank] == commas[0]).all())
+
+
+_SCAN_BYTES = 1 << 22
 
 
 def decoding_error(path: Path, data: bytes, exc: UnicodeDecodeError, encoding: str) -> InputError:
@@ -145,56 +223,98 @@ def _check_frame(
         if name not in df.columns:
             continue
         column = df[name]
+        if isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_null(column.dtype.pyarrow_dtype):
+            continue  # declared empty: no cell to check
         constraints = spec.get("constraints", {})
         if spec.get("type") == "string":
-            text = column.astype("string")
-            present = text.notna()
+            # Arrow's RE2 over the column (the patterns are written in the syntax that RE2
+            # and Python share); missing cells are never refused.
+            text = _arrow_text(column)
             pattern = constraints.get("pattern")
             if pattern:
-                ok = text.str.fullmatch(pattern).fillna(True).astype(bool)
-                _refuse(
-                    present & ~ok,
+                ok = pc.match_substring_regex(text, f"^(?:{pattern})$")
+                _refuse_text(
+                    pc.invert(ok),
                     f"{{value!r}} does not match the pattern {pattern!r} of {name}",
-                    df=text,
+                    text=text,
                     file=file,
                     rows=rows,
                     column=name,
                 )
-            starts = text.str[:1].isin(FORMULA_PREFIXES).fillna(False).astype(bool)
-            _refuse(
-                present & starts,
+            _refuse_text(
+                pc.match_substring_regex(text, _FORMULA_START),
                 "{value!r} starts with a character that spreadsheets run as a formula "
                 f"({' '.join(FORMULA_PREFIXES)}); such text is not published",
-                df=text,
+                text=text,
                 file=file,
                 rows=rows,
                 column=name,
             )
         elif spec.get("type") in ("number", "integer"):
-            values = pd.to_numeric(column, errors="coerce").astype(float)
+            if column.dtype == np.float64:
+                values = column.to_numpy()
+            else:
+                values = pd.to_numeric(column, errors="coerce").to_numpy(
+                    dtype=float, na_value=np.nan
+                )
             _refuse(
-                np.isinf(values.to_numpy()),
+                np.isinf(values),
                 "{value!r} is not a finite number",
                 df=column,
                 file=file,
                 rows=rows,
                 column=name,
             )
-            for key, outside in (
-                ("minimum", values < constraints.get("minimum", -np.inf)),
-                ("maximum", values > constraints.get("maximum", np.inf)),
-            ):
-                if key in constraints:
-                    _refuse(
-                        outside,
-                        f"{{value!r}} is outside the range of {name} "
-                        f"({constraints.get('minimum', '-inf')} to "
-                        f"{constraints.get('maximum', 'inf')})",
-                        df=column,
-                        file=file,
-                        rows=rows,
-                        column=name,
+            for key in ("minimum", "maximum"):
+                if key not in constraints:
+                    continue
+                with np.errstate(invalid="ignore"):
+                    outside = (
+                        values < constraints[key] if key == "minimum" else values > constraints[key]
                     )
+                _refuse(
+                    outside,
+                    f"{{value!r}} is outside the range of {name} "
+                    f"({constraints.get('minimum', '-inf')} to "
+                    f"{constraints.get('maximum', 'inf')})",
+                    df=column,
+                    file=file,
+                    rows=rows,
+                    column=name,
+                )
+
+
+_FORMULA_START = "^[" + "".join("\\" + c for c in FORMULA_PREFIXES) + "]"
+
+
+def _arrow_text(column: pd.Series) -> pa.Array:
+    """The column's cells as Arrow text (``str()`` of each), missing ones null."""
+    if isinstance(column.dtype, pd.StringDtype) or column.dtype == object:
+        try:
+            return pa.array(column.to_numpy(dtype=object), pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # cells that are not text
+            pass
+    values = column.astype("string").to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    return pa.array(values, pa.large_string(), from_pandas=True)
+
+
+def _refuse_text(
+    mask: pa.Array,
+    message: str,
+    *,
+    text: pa.Array,
+    file: str,
+    rows: pd.Series | None,
+    column: str,
+) -> None:
+    """:func:`_refuse` for a mask over Arrow ``text`` (null: not refused)."""
+    hits = pc.fill_null(mask, False)
+    if not pc.any(hits).as_py():
+        return
+    values = pd.Series(text.to_pylist(), dtype=object)
+    _refuse(
+        hits.to_numpy(zero_copy_only=False), message, df=values, file=file, rows=rows, column=column
+    )
 
 
 def _refuse(

@@ -319,17 +319,27 @@ def read(root: Path, params: dict[str, Any]) -> SourceTables:
 
 def _labels(df: pd.DataFrame, shown: str) -> pd.DataFrame:
     values = numeric(df, list(LABELS), file=shown, integer=True)
-    bad = ~values.isin([0, 1])
-    if bad.to_numpy().any():
+    matrix = values.to_numpy()
+    bad = ~((matrix == 0) | (matrix == 1))  # a blank cell too
+    if bad.any():
         pos = first_bad(bad.any(axis=1))
-        col = bad.columns[bad.iloc[pos]][0]
+        col = values.columns[int(np.flatnonzero(bad[pos])[0])]
         raise InputError(
             f"label value {df[col].iloc[pos]!r} is not 0 or 1",
             file=shown,
             row=spreadsheet_row(pos),
             column=col,
         )
-    return values.rename(columns=LABEL_COLUMNS).astype("Int64")
+    ints = matrix.astype(np.int64)
+    return pd.DataFrame(
+        {
+            LABEL_COLUMNS[label]: pd.arrays.IntegerArray(
+                np.ascontiguousarray(ints[:, j]), np.zeros(len(ints), dtype=bool)
+            )
+            for j, label in enumerate(values.columns)
+        },
+        index=values.index,
+    )
 
 
 def _responses(survey: pd.DataFrame, shown: str) -> pd.DataFrame:
