@@ -168,16 +168,18 @@ def _splits(root: Path) -> _Table | None:
     specs = (read_yaml(root / TASKS).get("splits", {}) if (root / TASKS).is_file() else {}) or {}
     # only the split definitions of benchmark/tasks.yaml (overlap.csv is a table of its own)
     files = [p for p in sorted((root / SPLITS).glob("*.csv")) if p.stem in specs]
-    if not files:
-        return None
     frames = []
     for path in files:
         frame = pd.read_csv(path, dtype={"unit_id": "string", "group": "string"})
+        if frame.empty:  # the split of a dataset not built here (its header alone)
+            continue
         spec = specs.get(path.stem, {})
         frame.insert(0, "split_name", path.stem)
         frame.insert(1, "dataset_id", spec.get("dataset"))
         frame.insert(2, "unit", spec.get("unit"))
         frames.append(frame)
+    if not frames:
+        return None
     frame = pd.concat(frames, ignore_index=True)
     frame["fold"] = frame["fold"].astype("Int64")
     table = _Table("splits")

@@ -87,6 +87,32 @@ def dataset_of(path: str) -> str | None:
     return parts[1] if len(parts) > 1 and parts[0] == "datasets" and parts[1] in DATASETS else None
 
 
+def owner_of(root: Path, path: str) -> str | None:
+    """The dataset a DVC output belongs to: its package folder's, or for a benchmark split or
+    predictions folder the dataset that ``benchmark/tasks.yaml`` names (for a cross-dataset
+    task, the one whose licence keeps it out of the public remote, if any)."""
+    found = dataset_of(path)
+    parts = Path(path).parts
+    if found is not None or len(parts) != 3 or parts[0] != "benchmark":
+        return found
+    from mosaiq.settings import read_yaml
+
+    tasks_file = root / "benchmark" / "tasks.yaml"
+    config = read_yaml(tasks_file) if tasks_file.is_file() else {}
+    names: list[str] = []
+    if parts[1] == "splits" and parts[2].endswith(".csv"):
+        spec = (config.get("splits") or {}).get(parts[2][: -len(".csv")]) or {}
+        names = [spec.get("dataset", "")]
+    elif parts[1] == "predictions":
+        spec = (config.get("tasks") or {}).get(parts[2]) or {}
+        names = [spec.get("train_dataset", ""), spec.get("dataset", "")]
+    names = [n for n in names if n in DATASETS]
+    restricted = [n for n in names if not on_public_remote(n)]
+    if restricted:
+        return restricted[0]
+    return names[0] if names else None
+
+
 def failed_paths(output: str) -> list[str]:
     """The targets DVC names after "Checkout failed for following targets:"."""
     match = re.search(
@@ -113,7 +139,7 @@ def pull(root: Path, datasets: list[str], remote: str | None) -> tuple[int, str,
         if datasets and not wanted:
             return 1, "", sentences
     outs = cached_outputs(root)
-    targets = [o for o in outs if dataset_of(o) in wanted] if datasets else []
+    targets = [o for o in outs if owner_of(root, o) in wanted] if datasets else []
     if datasets and not targets:
         return (
             0,
@@ -125,7 +151,7 @@ def pull(root: Path, datasets: list[str], remote: str | None) -> tuple[int, str,
     failed = failed_paths(output)
     by_dataset: dict[str | None, list[str]] = {}
     for path in failed:
-        by_dataset.setdefault(dataset_of(path), []).append(path)
+        by_dataset.setdefault(owner_of(root, path), []).append(path)
     for owner, paths in sorted(by_dataset.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
         if owner is not None and name == PUBLIC_REMOTE and not on_public_remote(owner):
             sentences.append(restricted_sentence(owner))

@@ -16,7 +16,10 @@ or visual features before any are computed) is reported as skipped, with the rea
 Results: ``benchmark/results/<task>.json``; ``dvc metrics`` reads the small
 ``benchmark/metrics/<task>.json`` (headline per baseline; per target in
 ``benchmark/metrics_by_target``), predictions:
-``benchmark/predictions/<task>/<baseline>.csv``, and ``benchmark/leaderboard.md``.
+``benchmark/predictions/<task>/<baseline>.csv``, and ``benchmark/leaderboard.md``. Every task's
+predictions folder holds a small index (``README.md``), so that the folder of a task whose
+dataset is not built here is not empty: ``dvc.yaml`` declares each folder as an output, committed
+or kept in the DVC cache by the licence policy (README, "What is committed").
 """
 
 from __future__ import annotations
@@ -49,6 +52,20 @@ ALPHAS = np.logspace(-3, 3, 13)
 EDGE_STEP = 3  # decades added to a grid whose chosen value sits on its edge
 EDGE_LIMIT = 9  # ... up to 1e-9 .. 1e9
 LEADERBOARD = Path("benchmark") / "leaderboard.md"
+PREDICTIONS_INDEX = "README.md"
+
+
+def predictions_index_text(task: str) -> str:
+    """The index of ``benchmark/predictions/<task>/`` (no prediction in it)."""
+    return (
+        f"# Predictions of the task `{task}`\n\n"
+        "One CSV per baseline (`<baseline>.csv`): `unit_id` and the predicted targets for each\n"
+        "test unit, written by `mosaiq baselines`; the scores are in\n"
+        f"`../../results/{task}.json`. This index is not a prediction: it keeps the folder (a DVC\n"
+        "output) from being empty.\n"
+    )
+
+
 METRICS_DIR = Path("benchmark") / "metrics"
 TARGET_METRICS_DIR = Path("benchmark") / "metrics_by_target"
 # the headline metric of a target: the first of these it has
@@ -411,6 +428,9 @@ def run_all(
     for name in names:
         out = run_task(root, name, bootstrap=bootstrap)
         results[name] = out["result"]
+        files[root / PREDICTIONS_DIR / name / PREDICTIONS_INDEX] = predictions_index_text(
+            name
+        ).encode()
         files[root / RESULTS_DIR / f"{name}.json"] = (
             json.dumps(out["result"], indent=2, sort_keys=True) + "\n"
         ).encode()

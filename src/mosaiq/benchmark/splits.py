@@ -15,7 +15,10 @@ group of that regular expression on them (DeLTA: ``<base>_<k>.mp3`` -> ``<base>`
 Each split is ``benchmark/splits/<name>.csv`` (unit_id, group, split, fold),
 ``benchmark/splits/overlap.csv`` is the cross-dataset overlap table, and
 ``benchmark/splits/SHA256SUMS`` lists their checksums. A split of a dataset that is not built
-here is not written (and an old one is removed): nothing is pinned that is not the benchmark's.
+here is written empty (its header only) and is not in SHA256SUMS: nothing is pinned that is not
+the benchmark's, and every split file that ``dvc.yaml`` declares as an output exists. Which of
+these files git holds and which are DVC outputs (kept out of git) is the licence policy of
+``dvc.yaml`` (see the README, "What is committed"); this module writes them all alike.
 """
 
 from __future__ import annotations
@@ -190,16 +193,16 @@ def write_splits(root: Path) -> dict[str, pd.DataFrame]:
         for name, spec in config["splits"].items()
     }
     built = {name: frame for name, frame in splits.items() if not frame.empty}
-    files = {out_dir / f"{name}.csv": _csv(frame) for name, frame in built.items()}
+    pinned = {out_dir / f"{name}.csv": _csv(frame) for name, frame in built.items()}
     overlap = overlap_table(root, config)
-    files[out_dir / OVERLAP_FILE] = overlap.to_csv(index=False, lineterminator="\n").encode()
+    pinned[out_dir / OVERLAP_FILE] = overlap.to_csv(index=False, lineterminator="\n").encode()
     sums = "".join(
-        f"{hashlib.sha256(data).hexdigest()}  {path.name}\n" for path, data in sorted(files.items())
+        f"{hashlib.sha256(data).hexdigest()}  {path.name}\n"
+        for path, data in sorted(pinned.items())
     )
-    files[out_dir / "SHA256SUMS"] = sums.encode()
-    write_files_atomically(files)
-    for name in set(splits) - set(built):  # a dataset not built here: no split is pinned
-        (out_dir / f"{name}.csv").unlink(missing_ok=True)
+    # a dataset not built here: its split is the header alone, and is not pinned
+    empty = {out_dir / f"{name}.csv": _csv(splits[name]) for name in set(splits) - set(built)}
+    write_files_atomically({**pinned, **empty, out_dir / "SHA256SUMS": sums.encode()})
     return built
 
 
