@@ -34,7 +34,7 @@ def test_release_checks_then_a_release_fetched_with_dvc_get(tmp_path, shared_dat
     assert "the git work tree is not clean" in blocked
     assert "not in the default remote" in blocked  # `dvc push` has not run yet
     n = int(blocked.split(" DVC outputs are not in the default remote")[0].split()[-1])
-    assert n > 10 and "datasets/ARAUS/data/clips.csv (new)" in blocked, blocked
+    assert n > 10 and "benchmark/predictions/araus_iso (new)" in blocked, blocked
     (repo / "notes.txt").unlink()
     run([DVC, "push"], cwd=repo)
     assert "nothing blocks a release" in run([MOSAIQ, "release", "--check"], cwd=repo).stdout
