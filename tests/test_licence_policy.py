@@ -154,6 +154,30 @@ def test_mosaiq_pull_names_the_dataset_of_each_restricted_benchmark_output():
         assert owner_of(REPO, path) == path.split("/")[1], path
 
 
+def readme_public_push() -> list[str]:
+    """The targets of the README's push to the public bucket (`dvc push -r s3 ...`)."""
+    text = (REPO / "README.md").read_text()
+    (targets,) = re.findall(r"dvc push -r s3 ([\w@ -]+?)\s*(?:#.*)?$", text, re.M)
+    return targets.split()
+
+
+def test_the_readme_public_push_names_every_cached_output_of_isd_and_no_other():
+    """`dvc push -r s3 <groups>`: each group holds only datasets whose licence allows the public
+    remote, and every stage of those datasets with a cached output is in one of the groups."""
+    from dvc.repo import Repo
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    public = {ds for ds in SOURCE_MODULES if source(ds).committed}
+    targets = readme_public_push()
+    for name in targets:
+        assert set(stages[name]["foreach"]) <= public, name
+    with Repo(str(REPO)) as repo:
+        for stage in repo.index.stages:
+            group, _, ds = stage.addressing.partition("@")
+            if ds in public and any(out.use_cache for out in stage.outs):
+                assert group in targets, stage.addressing
+
+
 def _git(args: list[str], cwd: Path) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
@@ -239,6 +263,16 @@ def test_a_local_build_changes_only_what_may_be_committed_and_round_trips(tmp_pa
 
     # commit what the README says (everything git shows), push to a private remote, clone, pull
     commit_all(repo, "local build")
+    # the README's push to the public bucket sends ISD's cached outputs, no restricted file
+    public = tmp_path / "public-remote"
+    run([DVC, "remote", "add", "--local", "pub", str(public)], cwd=repo)
+    run([DVC, "push", "-r", "pub", *readme_public_push()], cwd=repo)
+    pushed = {p.parent.name + p.name for p in public.rglob("*") if p.is_file()}
+    assert pushed, "ISD's feature arrays are cached outputs"
+    restricted_md5 = {
+        hashlib.md5((repo / rel).read_bytes()).hexdigest() for rel in _sha256(repo, restricted)
+    }
+    assert not pushed & restricted_md5
     storage = tmp_path / "private-remote"
     run([DVC, "remote", "add", "--local", "-d", "mine", str(storage)], cwd=repo)
     run([DVC, "push"], cwd=repo)
