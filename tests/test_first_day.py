@@ -41,7 +41,7 @@ def test_info_says_how_to_get_each_missing_dataset(unbuilt):
     out = run([MOSAIQ, "info"], cwd=unbuilt).stdout
     for ds in ("ARAUS", "SATP", "DeLTA"):
         assert "to get it: build it from your own download" in out
-        assert "licence keeps it out of the public DVC remote" in out
+        assert f"private DVC remote, `mosaiq pull -d {ds} -r NAME`" in out
         assert f"`mosaiq fetch {ds}`" in out
 
 

@@ -82,10 +82,11 @@ def test_info_says_per_dataset_whether_it_is_on_the_public_remote(clone_of_empty
     out = run([MOSAIQ, "info"], cwd=clone_of_empty_remote).stdout
     assert "public DVC remote: yes (`mosaiq pull -d ISD`" in out
     for ds in ("ARAUS", "SATP", "DeLTA"):
-        assert (
-            f"public DVC remote: no, its licence keeps it out; build it from your own "
-            f"download (`mosaiq fetch {ds}`" in out
+        block = out.split(f"\n{ds} ")[1].split("\n", 3)
+        assert block[1].startswith(
+            f"       to get it: build it from your own download: `mosaiq fetch {ds}`"
         )
+        assert block[2] == "       public DVC remote: no, its licence keeps it out"
 
 
 def test_pull_refuses_an_unknown_dataset(clone_of_empty_remote):

@@ -58,7 +58,6 @@ def how_to_get(dataset: str) -> str:
     """One sentence: how to get a dataset that is not built here."""
     return (
         f"build it from your own download: `mosaiq fetch {dataset}` (or put the files in "
-        f"datasets/{dataset}/raw/, see the README there), then `dvc repro`; a dataset whose "
-        f"licence keeps it out of the public DVC remote cannot be pulled from it (`mosaiq pull "
-        f"-d {dataset} -r NAME` works from a private remote you pushed it to)"
+        f"datasets/{dataset}/raw/, see the README there), then `dvc repro`; or, if you pushed "
+        f"it to a private DVC remote, `mosaiq pull -d {dataset} -r NAME`"
     )

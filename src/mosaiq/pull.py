@@ -30,11 +30,7 @@ def public_remote_line(dataset: str) -> str:
     """What `mosaiq info` says of the dataset and the public remote."""
     if on_public_remote(dataset):
         return "yes (`mosaiq pull -d " + dataset + "`; tables in git, arrays on the remote)"
-    return (
-        "no, its licence keeps it out; build it from your own download (`mosaiq fetch "
-        + dataset
-        + "`, then `dvc repro`)"
-    )
+    return "no, its licence keeps it out"
 
 
 def restricted_sentence(dataset: str) -> str:
