@@ -267,11 +267,16 @@ def test_stage_lists_exactly_the_params_it_reads(address):
     )
 
 
-def test_committed_tables_are_the_build_stage_outputs_kept_out_of_the_cache():
+@pytest.mark.parametrize("group", ["build", "clip", "acoustics", "clap", "cityseg", "features"])
+def test_committed_datasets_are_the_stage_group_kept_out_of_the_cache(group):
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    committed = set(stages["build"]["foreach"])
+    committed = set(stages[group]["foreach"])
     assert committed == {ds for ds in SOURCE_MODULES if source(ds).committed}
-    assert committed.isdisjoint(stages["build-local"]["foreach"])
+    assert committed.isdisjoint(stages[f"{group}-local"]["foreach"])
+    assert committed | set(stages[f"{group}-local"]["foreach"]) == set(SOURCE_MODULES)
+    # one definition used twice: the same command, deps and params (YAML anchors)
+    for key in ("cmd", "deps", "params"):
+        assert stages[group]["do"].get(key) == stages[f"{group}-local"]["do"].get(key), key
 
 
 def test_data_deps_of_the_later_stages():
@@ -283,5 +288,6 @@ def test_data_deps_of_the_later_stages():
     assert {"CITATION.cff", "catalogue/schemas", "reports/validation.json"} <= set(export)
     assert {"benchmark/tasks.yaml", "benchmark/splits"} <= set(stages["plots"]["deps"])
     for ds in SOURCE_MODULES:
-        assert f"datasets/{ds}/schemas/features.schema.yaml" in stages[f"features@{ds}"]["deps"]
-        assert f"datasets/{ds}/datapackage.yaml" in stages[f"features@{ds}"]["deps"]
+        collect = stages[f"features@{ds}" if source(ds).committed else f"features-local@{ds}"]
+        assert f"datasets/{ds}/schemas/features.schema.yaml" in collect["deps"]
+        assert f"datasets/{ds}/datapackage.yaml" in collect["deps"]

@@ -3,8 +3,10 @@
 ISD's licence lets its tables and everything derived from them be in git. ARAUS, SATP and DeLTA
 are built from the user's own download: a file that lists their units (tables, splits,
 predictions, the overlap table) is a cached DVC output, so git holds only its hash (dvc.lock) and
-git ignores the file; their scores, counts, descriptors, cards and figures are committed. The
-README's "What is committed" says the same, and `COMMIT_AFTER_A_LOCAL_BUILD` is its list.
+git ignores the file; their scores, counts, descriptors, cards and figures are committed. Feature
+records follow the same rule (computed from a dataset's media they list its clip IDs); feature
+arrays are cached for all four. The README's "What is committed" says the same, and
+`COMMIT_AFTER_A_LOCAL_BUILD` is its list.
 """
 
 from __future__ import annotations
@@ -72,6 +74,44 @@ def expected_benchmark_outs() -> dict[str, bool]:
     return expected
 
 
+FEATURE_RECORDS = (
+    "features/clip_embedding.csv",
+    "features/acoustic_indicators.csv",
+    "features/clap_embedding.csv",
+    "features/cityseg_summary.csv",
+    "data/features.csv",
+)
+"""The feature record files of a package (one row per clip and feature)."""
+
+
+def dataset_outs() -> dict[str, bool]:
+    """Every output under datasets/ as DVC resolves dvc.yaml (foreach expanded), and whether it
+    is cached."""
+    from dvc.repo import Repo
+
+    with Repo(str(REPO)) as repo:
+        return {
+            str(out.def_path): bool(out.use_cache)
+            for stage in repo.index.stages
+            for out in stage.outs
+            if str(out.def_path).startswith("datasets/")
+        }
+
+
+def test_feature_records_follow_the_licence_and_arrays_are_cached():
+    outs = dataset_outs()
+    for ds in SOURCE_MODULES:
+        records = {f"datasets/{ds}/{rel}" for rel in FEATURE_RECORDS}
+        for path in records:
+            assert outs[path] is not source(ds).committed, path
+        features_dir = f"datasets/{ds}/features/"
+        arrays = {p for p in outs if p.startswith(features_dir) and p not in records}
+        assert arrays == {
+            features_dir + n for n in ("clip_embedding", "clap_embedding", "cityseg_summary")
+        }
+        assert all(outs[p] for p in arrays), arrays
+
+
 def test_files_naming_units_of_a_local_dataset_are_cached_outputs():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     listed = {
@@ -110,6 +150,32 @@ def test_mosaiq_pull_names_the_dataset_of_each_restricted_benchmark_output():
             assert owner is None
         else:
             assert owner is not None and source(owner).committed is not cached, path
+    for path in dataset_outs():  # tables, feature records and arrays: the package's dataset
+        assert owner_of(REPO, path) == path.split("/")[1], path
+
+
+def readme_public_push() -> list[str]:
+    """The targets of the README's push to the public bucket (`dvc push -r s3 ...`)."""
+    text = (REPO / "README.md").read_text()
+    (targets,) = re.findall(r"dvc push -r s3 ([\w@ -]+?)\s*(?:#.*)?$", text, re.M)
+    return targets.split()
+
+
+def test_the_readme_public_push_names_every_cached_output_of_isd_and_no_other():
+    """`dvc push -r s3 <groups>`: each group holds only datasets whose licence allows the public
+    remote, and every stage of those datasets with a cached output is in one of the groups."""
+    from dvc.repo import Repo
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    public = {ds for ds in SOURCE_MODULES if source(ds).committed}
+    targets = readme_public_push()
+    for name in targets:
+        assert set(stages[name]["foreach"]) <= public, name
+    with Repo(str(REPO)) as repo:
+        for stage in repo.index.stages:
+            group, _, ds = stage.addressing.partition("@")
+            if ds in public and any(out.use_cache for out in stage.outs):
+                assert group in targets, stage.addressing
 
 
 def _git(args: list[str], cwd: Path) -> str:
@@ -125,9 +191,8 @@ def test_git_ignores_every_cached_output_and_tracks_every_committed_one():
     for name in ("splits", "baselines"):
         for path, is_cached in _outs(stages[name]).items():
             (cached if is_cached else committed).append(path)
-    for ds in stages["build-local"]["foreach"]:
-        for path, is_cached in _outs(stages["build-local"]["do"]).items():
-            (cached if is_cached else committed).append(path.replace("${key}", ds))
+    for path, is_cached in dataset_outs().items():  # every build and feature stage, resolved
+        (cached if is_cached else committed).append(path)
     ignored = set(_git(["check-ignore", "--no-index", *cached], REPO).split())
     assert ignored == set(cached)
     assert not _git(["ls-files", "--", *cached], REPO).strip()
@@ -190,11 +255,24 @@ def test_a_local_build_changes_only_what_may_be_committed_and_round_trips(tmp_pa
     for rel in restricted:  # (a split of SATP names clip|language units)
         if rel.endswith(".csv") and "overlap" not in rel:
             assert ids.intersection(token.findall((repo / rel).read_text().replace("|", " "))), rel
+    # feature records (empty without media; with media they list clip IDs) are ignored too
+    restricted += [f"datasets/{ds}/{rel}" for ds in local for rel in FEATURE_RECORDS]
+    assert all((repo / p).exists() for p in restricted)
     ignored = set(_git(["check-ignore", *restricted], repo).split())
     assert ignored == set(restricted)
 
     # commit what the README says (everything git shows), push to a private remote, clone, pull
     commit_all(repo, "local build")
+    # the README's push to the public bucket sends ISD's cached outputs, no restricted file
+    public = tmp_path / "public-remote"
+    run([DVC, "remote", "add", "--local", "pub", str(public)], cwd=repo)
+    run([DVC, "push", "-r", "pub", *readme_public_push()], cwd=repo)
+    pushed = {p.parent.name + p.name for p in public.rglob("*") if p.is_file()}
+    assert pushed, "ISD's feature arrays are cached outputs"
+    restricted_md5 = {
+        hashlib.md5((repo / rel).read_bytes()).hexdigest() for rel in _sha256(repo, restricted)
+    }
+    assert not pushed & restricted_md5
     storage = tmp_path / "private-remote"
     run([DVC, "remote", "add", "--local", "-d", "mine", str(storage)], cwd=repo)
     run([DVC, "push"], cwd=repo)

@@ -92,13 +92,13 @@ def fetch(
 ) -> None:
     """Download DATASET's official raw files into datasets/DATASET/raw/, checksum-verified."""
     from mosaiq.fetch import fetch as run_fetch
+    from mosaiq.sources import committed
 
     for path, what in run_fetch(_root(root), dataset, force=force, media=media):
         typer.echo(f"{path.name}: {what}")
     if media:
-        typer.echo(
-            f"now run `mosaiq media {dataset}`, then `dvc repro --force acoustics@{dataset}`"
-        )
+        group = "acoustics" if committed(dataset) else "acoustics-local"  # dvc.yaml's groups
+        typer.echo(f"now run `mosaiq media {dataset}`, then `dvc repro --force {group}@{dataset}`")
     else:
         typer.echo(f"now run `dvc repro` to build {dataset}")
 
