@@ -249,3 +249,10 @@ GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
 def commit_all(repo: Path, message: str) -> None:
     run([*GIT, "add", "-A"], cwd=repo)
     run([*GIT, "commit", "-q", "-m", message], cwd=repo)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files holding end-to-end (`slow`) tests first, keeping the order within a file: on
+    several workers (`--dist loadfile`) the longest files start first instead of last."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
