@@ -10,9 +10,13 @@ Heavy libraries (pandas, torch) are imported only when a function that needs the
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
 
 from mosaiq._version import __version__
+
+# `typing` costs about as much as the rest of `mosaiq --help`: only type checkers import it here
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # public name -> the module that defines it (imported on first use)
 _API = {

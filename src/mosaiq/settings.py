@@ -34,9 +34,11 @@ def find_root(start: str | Path | None = None) -> Path:
 def _read_yaml(path: Path, mtime_ns: int) -> Any:
     import yaml
 
+    # libyaml's parser where PyYAML was built with it (the same documents, ~10x faster)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open(encoding="utf-8") as fh:
         try:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=loader)
         except yaml.YAMLError as exc:
             raise MosaiqError(f"{path}: not valid YAML: {exc}") from None
 

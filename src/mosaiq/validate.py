@@ -70,6 +70,28 @@ PERSONAL_VALUES = {
         r"(?<![\w.])-?\d{1,2}\.\d{3,}\s*[,; ]\s*-?\d{1,3}\.\d{3,}(?![\w.])"
     ),
 }
+# The same patterns without their look-arounds (which RE2 lacks): every cell that a pattern above
+# matches matches its prefilter, so Arrow's RE2 scans whole columns and Python's `re` confirms
+# only the few candidates.
+PERSONAL_PREFILTERS = {
+    "an e-mail address": PERSONAL_VALUES["an e-mail address"].pattern,
+    "a phone number": r"(?:\+|00)\d{1,3}[ ().-]*\d[\d ().-]{6,}\d|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}",
+    "geographic coordinates": r"-?\d{1,2}\.\d{3,}\s*[,; ]\s*-?\d{1,3}\.\d{3,}",
+}
+
+
+def _first_personal_value(values: pd.Series, what: str) -> int | None:
+    """Position of the first cell holding ``what``, or None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(values.astype("string"), type=pa.large_string(), from_pandas=True)
+    candidates = pc.match_substring_regex(text, PERSONAL_PREFILTERS[what]).fill_null(False)
+    pattern = PERSONAL_VALUES[what]
+    for pos in np.flatnonzero(candidates.to_numpy(zero_copy_only=False)):
+        if pattern.search(text[int(pos)].as_py()):
+            return int(pos)
+    return None
 
 
 def _personal_values(tables: dict[str, pd.DataFrame], files: dict[str, str]) -> list[Issue]:
@@ -81,20 +103,16 @@ def _personal_values(tables: dict[str, pd.DataFrame], files: dict[str, str]) -> 
             continue
         for col in df.columns:
             if df[col].dtype == object or isinstance(df[col].dtype, pd.StringDtype):
-                text = df[col].astype("string")
-                for what, pattern in PERSONAL_VALUES.items():
-                    hit = text.str.contains(pattern, regex=True).to_numpy(
-                        dtype=bool, na_value=False
-                    )
-                    if hit.any():
-                        pos = int(np.flatnonzero(hit)[0])
+                for what in PERSONAL_VALUES:
+                    pos = _first_personal_value(df[col], what)
+                    if pos is not None:
                         issues.append(
                             Issue(
                                 "error",
                                 "personal-data",
                                 files[name],
                                 f"a cell holds {what}",
-                                row=int(pos) + 2,
+                                row=pos + 2,
                                 field=col,
                             )
                         )
