@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -256,3 +261,67 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     several workers (`--dist loadfile`) the longest files start first instead of last."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def http_server(folder: Path) -> Iterator[str]:
+    """A real HTTP server (`python -m http.server`) on 127.0.0.1 serving ``folder``: its URL,
+    yielded once the server answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def clone_with_public_remote(repo: Path, clone: Path, url: str) -> Path:
+    """A fresh `git clone` of ``repo`` whose default (public) remote is ``url`` (config.local)."""
+    run(["git", "clone", "-q", str(repo), str(clone)], cwd=clone.parent)
+    run([str(BIN / "dvc"), "remote", "modify", "--local", "public", "url", url], cwd=clone)
+    return clone
+
+
+SAMPLE_ROWS = 120
+
+
+def write_raw_sample(shared: Path, dataset: str, raw: Path) -> dict[str, Path]:
+    """A small real sample of a source's files (their first rows; DeLTA: whole clips, so that
+    its two files stay consistent) written into ``raw``: {file key: path}."""
+    import pandas as pd
+
+    raw.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for key, rel in SHARED_FILES[dataset].items():
+        table = pd.read_csv(shared / rel, dtype=str, keep_default_na=False)
+        if dataset == "DeLTA":
+            keep = table["recording"].isin(table["recording"].drop_duplicates().iloc[:40])
+            table = table[keep]
+        else:
+            table = table.iloc[:SAMPLE_ROWS]
+        path = raw / Path(rel).name
+        table.to_csv(path, index=False)
+        written[key] = path
+    return written

@@ -74,8 +74,10 @@ def test_validate_refuses_unknown_names_and_keeps_the_full_report(unbuilt):
     assert "ARAUS" not in json.loads(other.read_text())["packages"]
 
 
-def test_no_progress_has_help_text(repo):
-    out = run([MOSAIQ, "features", "clip", "--help"], cwd=repo).stdout
+@pytest.mark.parametrize("command", ["clip", "acoustics", "clap"])
+def test_no_progress_has_help_text(repo, command):
+    out = run([MOSAIQ, "features", command, "--help"], cwd=repo).stdout
+    assert "--no-progress" in out
     assert "No progress bar" in " ".join(out.split())
 
 

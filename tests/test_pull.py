@@ -3,22 +3,12 @@ messages, then one plain sentence per dataset saying what to do instead."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import BIN, run, working_tree_copy
+from tests.conftest import BIN, clone_with_public_remote, http_server, run, working_tree_copy
 
 DVC = str(BIN / "dvc")
 MOSAIQ = str(BIN / "mosaiq")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -28,22 +18,8 @@ def clone_of_empty_remote(tmp_path_factory):
     repo = working_tree_copy(base / "repo")
     served = base / "served"
     served.mkdir()
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        cwd=served,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        clone = base / "clone"
-        run(["git", "clone", "-q", str(repo), str(clone)], cwd=base)
-        url = f"http://127.0.0.1:{port}"
-        run([DVC, "remote", "modify", "--local", "public", "url", url], cwd=clone)
-        yield clone
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with http_server(served) as url:
+        yield clone_with_public_remote(repo, base / "clone", url)
 
 
 def test_pull_of_a_dataset_the_remote_lacks_says_what_to_do(clone_of_empty_remote):
@@ -106,22 +82,9 @@ def test_pull_from_a_partial_remote_fetches_what_it_holds_and_names_the_rest(tmp
     served = tmp_path / "served"
     run([DVC, "remote", "modify", "--local", "local", "url", str(served)], cwd=repo)
     run([DVC, "push", "-r", "local", "exports/mosaiq.db"], cwd=repo)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        cwd=served,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        clone = tmp_path / "clone"
-        run(["git", "clone", "-q", str(repo), str(clone)], cwd=tmp_path)
-        url = f"http://127.0.0.1:{port}"
-        run([DVC, "remote", "modify", "--local", "public", "url", url], cwd=clone)
+    with http_server(served) as url:
+        clone = clone_with_public_remote(repo, tmp_path / "clone", url)
         proc = run([MOSAIQ, "pull"], cwd=clone, check=False)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     assert proc.returncode != 0
     db = clone / "exports/mosaiq.db"
     assert db.read_bytes() == (repo / "exports/mosaiq.db").read_bytes()  # what it holds

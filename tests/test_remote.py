@@ -21,7 +21,9 @@ import pytest
 from tests.conftest import (
     BIN,
     REPO,
+    clone_with_public_remote,
     commit_all,
+    http_server,
     point_at_shared_data,
     run,
     working_tree_copy,
@@ -102,20 +104,11 @@ def test_local_remote_round_trip(pushed):
     assert "up to date" in run([DVC, "status"], cwd=clone).stdout
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_a_fresh_clone_pulls_from_the_http_remote_without_credentials(tmp_path):
     """The default remote is read-only HTTP: serve a pushed folder remote with a real HTTP
     server on 127.0.0.1; a fresh clone pulls everything and validates, with no credentials."""
     import os
-    import sys
 
     repo = working_tree_copy(tmp_path / "repo")
     run([DVC, "repro"], cwd=repo, timeout=900)
@@ -124,41 +117,17 @@ def test_a_fresh_clone_pulls_from_the_http_remote_without_credentials(tmp_path):
     served = tmp_path / "served"
     run([DVC, "remote", "modify", "--local", "local", "url", str(served)], cwd=repo)
     run([DVC, "push", "-r", "local"], cwd=repo)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        cwd=served,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        clone = tmp_path / "clone"
-        run(["git", "clone", "-q", str(repo), str(clone)], cwd=tmp_path)
+    with http_server(served) as url:
+        clone = clone_with_public_remote(repo, tmp_path / "clone", url)
         assert not (clone / "exports/parquet/ISD/clips.parquet").exists()
-        # the clone's own default remote, pointed at the test server (the committed one is the
+        # the clone's own default remote points at the test server (the committed one is the
         # project's public URL); no credentials anywhere
-        run(
-            [DVC, "remote", "modify", "--local", "public", "url", f"http://127.0.0.1:{port}"],
-            cwd=clone,
-        )
         env = {k: "" for k in os.environ if k.startswith("AWS_")}
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                import urllib.request
-
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         pull = run([DVC, "pull"], cwd=clone, env=env, timeout=600)
         assert "fetched" in pull.stdout or "added" in pull.stdout.lower(), pull.stdout
         assert digests(clone) == digests(repo)
         assert "validation passed" in run([str(BIN / "mosaiq"), "validate"], cwd=clone).stdout
         assert "up to date" in run([DVC, "status"], cwd=clone).stdout
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _use_s3(repo: Path, server: S3Server, path: str) -> None:

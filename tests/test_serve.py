@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -17,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import BIN, REPO, in_ci
+from tests.conftest import BIN, REPO, free_port, in_ci
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -33,12 +32,6 @@ CHROMIUM_FLAGS = [
     "--window-size=1400,1000",
 ]
 ISD_CLIP = "ISD_CamdenTown_CamdenTown1_CT101"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +54,7 @@ def site(built_all: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(site: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(BIN / "mosaiq"), "serve", "--root", str(site), "--port", str(port)],
         stdout=subprocess.PIPE,

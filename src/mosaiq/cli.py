@@ -245,6 +245,7 @@ _SKIP_MEDIA = typer.Option(
     "--skip-missing-media",
     help="Skip (and list) clips whose audio is missing or unusable instead of stopping.",
 )
+_NO_PROGRESS = typer.Option("--no-progress", help="No progress bar (for logs and DVC stages).")
 _WORKERS = typer.Option(
     help="Compute on a local Dask cluster of N worker processes "
     "(default: params.yaml compute.workers; 0 = in this process)."
@@ -281,9 +282,7 @@ def features_clip(
             help="Skip (and list) missing or unreadable videos instead of stopping.",
         ),
     ] = False,
-    no_progress: Annotated[
-        bool, typer.Option("--no-progress", help="No progress bar (for logs and DVC stages).")
-    ] = False,
+    no_progress: Annotated[bool, _NO_PROGRESS] = False,
     workers: Annotated[int | None, _WORKERS] = None,
     scheduler: Annotated[str | None, _SCHEDULER] = None,
     root: Root = None,
@@ -310,7 +309,7 @@ def features_acoustics(
     mode: Annotated[str, typer.Option(help=_MODE_HELP)] = "append",
     limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
     skip_missing_media: Annotated[bool, _SKIP_MEDIA] = False,
-    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    no_progress: Annotated[bool, _NO_PROGRESS] = False,
     workers: Annotated[int | None, _WORKERS] = None,
     scheduler: Annotated[str | None, _SCHEDULER] = None,
     root: Root = None,
@@ -337,7 +336,7 @@ def features_clap(
     mode: Annotated[str, typer.Option(help=_MODE_HELP)] = "append",
     limit: Annotated[int | None, typer.Option(help="At most N clips this run.")] = None,
     skip_missing_media: Annotated[bool, _SKIP_MEDIA] = False,
-    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    no_progress: Annotated[bool, _NO_PROGRESS] = False,
     workers: Annotated[int | None, _WORKERS] = None,
     scheduler: Annotated[str | None, _SCHEDULER] = None,
     root: Root = None,

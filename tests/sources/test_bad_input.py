@@ -11,26 +11,11 @@ import pytest
 from mosaiq.build import build_dataset
 from mosaiq.errors import InputError
 from mosaiq.layout import file_digest
-from tests.conftest import SHARED_FILES, set_params
-
-# A small real sample of each source (first rows), written into the project's raw folder.
-SAMPLE_ROWS = 120
+from tests.conftest import SAMPLE_ROWS, set_params, write_raw_sample
 
 
 def _sample(shared: Path, dataset: str, project: Path) -> dict[str, Path]:
-    raw = project / "datasets" / dataset / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for key, rel in SHARED_FILES[dataset].items():
-        table = pd.read_csv(shared / rel, dtype=str, keep_default_na=False)
-        if dataset == "DeLTA":  # keep whole clips so that both workbooks stay consistent
-            keep = table["recording"].isin(table["recording"].drop_duplicates().iloc[:40])
-            table = table[keep]
-        else:
-            table = table.iloc[:SAMPLE_ROWS]
-        path = raw / Path(rel).name
-        table.to_csv(path, index=False)
-        written[key] = path
+    written = write_raw_sample(shared, dataset, project / "datasets" / dataset / "raw")
     # A sample is no known version of the file: its hash is declared (params.yaml escape hatch).
     hashes = {k: file_digest(v) for k, v in written.items()}
     set_params(

@@ -20,9 +20,7 @@ import pytest
 from mosaiq.build import build_dataset
 from mosaiq.errors import InputError, MosaiqError
 from mosaiq.layout import file_digest
-from tests.conftest import SHARED_FILES, copy_project, set_params
-
-SAMPLE_ROWS = 120
+from tests.conftest import SAMPLE_ROWS, copy_project, set_params, write_raw_sample
 
 
 @dataclass(frozen=True)
@@ -258,18 +256,7 @@ def _write_sample(shared: Path | None, isd_raw: Path, dataset: str, root: Path) 
         table.to_csv(path, index=False)
         return {"raw": path}
     assert shared is not None
-    written = {}
-    for key, rel in SHARED_FILES[dataset].items():
-        table = pd.read_csv(shared / rel, dtype=str, keep_default_na=False)
-        if dataset == "DeLTA":  # whole clips, so that both files stay consistent
-            keep = table["recording"].isin(table["recording"].drop_duplicates().iloc[:40])
-            table = table[keep]
-        else:
-            table = table.iloc[:SAMPLE_ROWS]
-        path = raw / Path(rel).name
-        table.to_csv(path, index=False)
-        written[key] = path
-    return written
+    return write_raw_sample(shared, dataset, raw)
 
 
 def _point_params(root: Path, dataset: str, files: dict[str, Path]) -> None:

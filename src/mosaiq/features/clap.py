@@ -88,35 +88,31 @@ class ClapParts:
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         s = self.settings
         return load_clap(
-            self.config if self.config is not None else s.model,
-            pretrained=s.pretrained and self.config is None,
-            checkpoint=s.checkpoint,
-            checkpoint_sha256=s.checkpoint_sha256,
-            seed=s.seed,
+            **self._model_args(),
             device=s.device,
-            window_s=s.window_s,
-            hop_s=s.hop_s,
-            min_window_s=s.min_window_s,
             batch_size=s.batch_size,
             threads=s.threads or None,
         )
+
+    def _model_args(self) -> dict[str, Any]:
+        """What defines the model and its windows: shared by loading and describing it."""
+        s = self.settings
+        return {
+            "model": self.config if self.config is not None else s.model,
+            "pretrained": s.pretrained and self.config is None,
+            "checkpoint": s.checkpoint,
+            "checkpoint_sha256": s.checkpoint_sha256,
+            "seed": s.seed,
+            "window_s": s.window_s,
+            "hop_s": s.hop_s,
+            "min_window_s": s.min_window_s,
+        }
 
     def definition(self) -> dict[str, Any]:
         """The feature definition, from the config and the feature extractor (no weights)."""
         from mosaiq.audio.clap import describe_clap
 
-        s = self.settings
-        defn = describe_clap(
-            self.config if self.config is not None else s.model,
-            pretrained=s.pretrained and self.config is None,
-            checkpoint=s.checkpoint,
-            checkpoint_sha256=s.checkpoint_sha256,
-            seed=s.seed,
-            window_s=s.window_s,
-            hop_s=s.hop_s,
-            min_window_s=s.min_window_s,
-        )
-        return {**defn, "dtype": s.dtype}
+        return {**describe_clap(**self._model_args()), "dtype": self.settings.dtype}
 
     def build(self) -> tuple[Reader, Encoder, dict[str, Any]]:
         encoder = self.load()
